@@ -1,0 +1,96 @@
+import { Command } from 'commander'
+import { options, type ServeOptions, serviceIdentity } from '../config.ts'
+import { type AppContext, createIdResolver, resolvePublisherDid } from '../context.ts'
+import { createDb, migrateDb } from '../db/index.ts'
+import { createRegistry, feeds, neededCollections } from '../feeds/index.ts'
+import { createLogger } from '../logger.ts'
+import { feedUri } from '../server/getFeedSkeleton.ts'
+import { createApp, listen } from '../server/index.ts'
+import { version } from '../version.ts'
+import { untilSignal } from './signals.ts'
+
+export function serveCommand(): Command {
+  const cmd = new Command('serve').description(
+    'ingest the event stream and serve the feeds over XRPC, in one process',
+  )
+  for (const o of Object.values(options)) cmd.addOption(o())
+  return cmd.action(async (opts: ServeOptions) => {
+    await serve(opts, untilSignal())
+  })
+}
+
+/**
+ * Runs until `signal` aborts, then stops in order: no new requests, the source stops, the
+ * writer commits what it holds with its cursor, the database closes.
+ */
+export async function serve(
+  opts: ServeOptions,
+  signal: AbortSignal,
+  onReady?: (ready: { ctx: AppContext; port: number }) => void,
+): Promise<void> {
+  const logger = createLogger(opts.logLevel)
+  await using dbHandle = await createDb(opts.db, { authToken: opts.dbAuthToken })
+  await migrateDb(dbHandle.db)
+  const registry = createRegistry(feeds)
+  const idResolver = createIdResolver(opts.plcUrl)
+
+  await using http = await listen(opts.port, opts.listenHost)
+  const identity = serviceIdentity({ ...opts, port: http.port })
+  const ctx: AppContext = {
+    version,
+    identity,
+    publisherDid: await resolvePublisherDid(opts, identity, idResolver),
+    db: dbHandle.db,
+    feeds: registry,
+    idResolver,
+    logger,
+  }
+  http.serve(createApp(ctx))
+  logger.info(
+    {
+      port: http.port,
+      serviceDid: identity.serviceDid,
+      feeds: [...registry.keys()].map((id) => feedUri(ctx.publisherDid, id)),
+    },
+    `serving on http://${opts.listenHost}:${http.port}`,
+  )
+  onReady?.({ ctx, port: http.port })
+
+  const stopIngest = new AbortController()
+  // loaded only when ingesting: a read-only replica (--source none) never loads the detector
+  const ingest =
+    opts.source === 'none'
+      ? null
+      : (await import('../ingest/index.ts')).runIngest(
+          { db: dbHandle.db, logger },
+          {
+            source: opts.source,
+            jetstreamUrls: opts.jetstreamUrl,
+            jetstreamCompress: opts.jetstreamCompress ?? false,
+            firehoseUrl: opts.firehoseUrl,
+            channelSize: opts.channelSize,
+            batchSize: opts.batchSize,
+            batchMs: opts.batchMs,
+            maxPostAgeMs: opts.maxPostAge,
+            stallTimeoutMs: opts.stallTimeout,
+            collections: neededCollections(registry),
+          },
+          stopIngest.signal,
+        )
+  // ingest only ends on its own when it fails for good: then stop serving rather than go stale
+  const ingestFailed = ingest?.then(
+    () => new Error('ingest ended without being asked to'),
+    (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
+  )
+  const stopped = new Promise<null>((resolve) => {
+    if (signal.aborted) resolve(null)
+    signal.addEventListener('abort', () => resolve(null), { once: true })
+  })
+  const failure = await Promise.race([stopped, ...(ingestFailed ? [ingestFailed] : [])])
+  logger.info({ reason: failure?.message ?? String(signal.reason) }, 'shutting down')
+  await http.close()
+  stopIngest.abort()
+  await ingestFailed
+  logger.info('stopped')
+  if (failure) throw failure
+}

@@ -1,0 +1,134 @@
+import { Secp256k1Keypair } from '@atproto/crypto'
+import { TestNetworkNoAppView } from '@atproto/dev-env'
+import { createServiceJwt } from '@atproto/xrpc-server'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { defineFeed } from '../src/feeds/feed.ts'
+import { type Running, startServe, tempDbUrl } from './support/serve.ts'
+
+const LXM = 'app.bsky.feed.getFeedSkeleton'
+
+/**
+ * Service-auth against a real PLC and PDS: the PDS mints tokens exactly as it does for the
+ * AppView's calls, and feedgen resolves the issuer's key from the PLC.
+ */
+describe('requester auth', () => {
+  let network: TestNetworkNoAppView
+  let app: Running
+  let alice: { did: string; agent: ReturnType<TestNetworkNoAppView['pds']['getAgent']> }
+  let feed: string
+
+  beforeAll(async () => {
+    network = await TestNetworkNoAppView.create({})
+    const agent = network.pds.getAgent()
+    await agent.createAccount({
+      handle: 'alice.test',
+      email: 'alice@test.com',
+      password: 'alice-pass',
+    })
+    alice = { did: agent.assertDid, agent }
+    app = await startServe([
+      '--source',
+      'none',
+      '--db',
+      tempDbUrl(),
+      '--hostname',
+      'localhost',
+      '--plc-url',
+      network.plc.url,
+      '--publisher-did',
+      alice.did,
+    ])
+    feed = `at://${alice.did}/app.bsky.feed.generator/norwegian`
+  })
+  afterAll(async () => {
+    await app?.stop()
+    await network?.close()
+  })
+
+  const token = async (aud: string, lxm: string = LXM) =>
+    (await alice.agent.com.atproto.server.getServiceAuth({ aud, lxm })).data.token
+
+  const call = async (authorization?: string) => {
+    const res = await fetch(`${app.url}/xrpc/${LXM}?feed=${encodeURIComponent(feed)}`, {
+      headers: authorization ? { authorization } : {},
+    })
+    return { status: res.status, body: await res.json() }
+  }
+
+  it('names the service did:web:localhost%3A<port>, as a local AppView resolves it', () => {
+    expect(app.ctx.identity.serviceDid).toBe(`did:web:localhost%3A${app.port}`)
+  })
+
+  it('answers public requests without a token', async () => {
+    expect((await call()).status).toBe(200)
+  })
+
+  it('accepts a token the PDS minted for this service and method', async () => {
+    const res = await call(`Bearer ${await token(app.ctx.identity.serviceDid)}`)
+    expect(res.status).toBe(200)
+  })
+
+  it('rejects a token for another audience', async () => {
+    const res = await call(`Bearer ${await token('did:web:elsewhere.example.com')}`)
+    expect(res).toMatchObject({ status: 401, body: { error: 'BadJwtAudience' } })
+  })
+
+  it('rejects a token for another method', async () => {
+    const res = await call(
+      `Bearer ${await token(app.ctx.identity.serviceDid, 'app.bsky.feed.getTimeline')}`,
+    )
+    expect(res).toMatchObject({ status: 401, body: { error: 'BadJwtLexiconMethod' } })
+  })
+
+  it('rejects an expired token signed with the right key', async () => {
+    const keypair = await network.pds.ctx.actorStore.keypair(alice.did)
+    const jwt = await createServiceJwt({
+      iss: alice.did,
+      aud: app.ctx.identity.serviceDid,
+      lxm: LXM,
+      exp: Math.floor(Date.now() / 1000) - 60,
+      keypair,
+    })
+    expect(await call(`Bearer ${jwt}`)).toMatchObject({
+      status: 401,
+      body: { error: 'JwtExpired' },
+    })
+  })
+
+  it('rejects a token forged with another key', async () => {
+    const jwt = await createServiceJwt({
+      iss: alice.did,
+      aud: app.ctx.identity.serviceDid,
+      lxm: LXM,
+      keypair: await Secp256k1Keypair.create(),
+    })
+    expect(await call(`Bearer ${jwt}`)).toMatchObject({
+      status: 401,
+      body: { error: 'BadJwtSignature' },
+    })
+  })
+
+  it('rejects garbage and non-Bearer authorization', async () => {
+    expect((await call('Bearer not.a.jwt')).status).toBe(401)
+    expect((await call('Basic YWxpY2U6cGFzcw==')).status).toBe(401)
+  })
+
+  it('hands the verified viewer DID to the feed, and only then', async () => {
+    const seen: (string | undefined)[] = []
+    const whoami = defineFeed({
+      id: 'whoami',
+      displayName: 'Who am I',
+      description: 'test feed',
+      requiresAuth: true,
+      skeleton: async ({ viewer }) => {
+        seen.push(viewer)
+        return { feed: [] }
+      },
+    })
+    ;(app.ctx.feeds as Map<string, typeof whoami>).set(whoami.id, whoami)
+    feed = `at://${alice.did}/app.bsky.feed.generator/whoami`
+    expect((await call()).status).toBe(401)
+    expect((await call(`Bearer ${await token(app.ctx.identity.serviceDid)}`)).status).toBe(200)
+    expect(seen).toEqual([alice.did])
+  })
+})
