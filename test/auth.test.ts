@@ -1,8 +1,13 @@
 import { Secp256k1Keypair } from '@atproto/crypto'
-import { TestNetworkNoAppView } from '@atproto/dev-env'
 import { createServiceJwt } from '@atproto/xrpc-server'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { defineFeed } from '../src/feeds/feed.ts'
+import {
+  createAccount,
+  startPdsNetwork,
+  type TestAccount,
+  type TestNetworkNoAppView,
+} from './support/network.ts'
 import { type Running, startServe, tempDbUrl } from './support/serve.ts'
 
 const LXM = 'app.bsky.feed.getFeedSkeleton'
@@ -14,18 +19,12 @@ const LXM = 'app.bsky.feed.getFeedSkeleton'
 describe('requester auth', () => {
   let network: TestNetworkNoAppView
   let app: Running
-  let alice: { did: string; agent: ReturnType<TestNetworkNoAppView['pds']['getAgent']> }
+  let alice: TestAccount
   let feed: string
 
   beforeAll(async () => {
-    network = await TestNetworkNoAppView.create({})
-    const agent = network.pds.getAgent()
-    await agent.createAccount({
-      handle: 'alice.test',
-      email: 'alice@test.com',
-      password: 'alice-pass',
-    })
-    alice = { did: agent.assertDid, agent }
+    network = await startPdsNetwork()
+    alice = await createAccount(network, 'alice')
     app = await startServe([
       '--source',
       'none',
