@@ -173,6 +173,11 @@ export const options = {
     ),
   jetstreamCompress: () =>
     option('--jetstream-compress', 'ask Jetstream for zstd-compressed frames'),
+  jetstreamZstdDictionary: () =>
+    option(
+      '--jetstream-zstd-dictionary <path>',
+      "Jetstream's zstd dictionary file (pkg/models/zstd_dictionary), needed by --jetstream-compress",
+    ),
   firehoseUrl: () =>
     option(
       '--firehose-url <url>',
@@ -210,6 +215,12 @@ export const options = {
       duration,
       60_000,
     ),
+  metricsPort: () =>
+    option(
+      '--metrics-port <port>',
+      'serve /metrics on this port only (default: on the main port)',
+      int(1, 65535),
+    ),
 }
 
 export type Source = (typeof SOURCES)[number]
@@ -229,12 +240,14 @@ export interface ServeOptions {
   source: Source
   jetstreamUrl: string[]
   jetstreamCompress?: boolean
+  jetstreamZstdDictionary?: string
   firehoseUrl: string
   channelSize: number
   batchSize: number
   batchMs: number
   maxPostAge: number
   stallTimeout: number
+  metricsPort?: number
 }
 
 export interface ServiceIdentity {

@@ -3,6 +3,7 @@ import { ConfigError, isLocalUrl, type ServiceIdentity } from './config.ts'
 import type { Db } from './db/index.ts'
 import type { FeedRegistry } from './feeds/registry.ts'
 import type { Logger } from './logger.ts'
+import type { Metrics } from './metrics.ts'
 
 /** Everything a request handler or the ingest needs; built once in `serve`, passed down. */
 export interface AppContext {
@@ -14,6 +15,7 @@ export interface AppContext {
   feeds: FeedRegistry
   idResolver: IdResolver
   logger: Logger
+  metrics: Metrics
 }
 
 /**

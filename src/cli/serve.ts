@@ -1,11 +1,13 @@
 import { Command } from 'commander'
+import express from 'express'
 import { options, type ServeOptions, serviceIdentity } from '../config.ts'
 import { type AppContext, createIdResolver, resolvePublisherDid } from '../context.ts'
 import { createDb, migrateDb } from '../db/index.ts'
 import { createRegistry, feeds, neededCollections } from '../feeds/index.ts'
 import { createLogger } from '../logger.ts'
+import { Metrics } from '../metrics.ts'
 import { feedUri } from '../server/getFeedSkeleton.ts'
-import { createApp, listen } from '../server/index.ts'
+import { createApp, listen, metricsHandler } from '../server/index.ts'
 import { version } from '../version.ts'
 import { untilSignal } from './signals.ts'
 
@@ -44,8 +46,12 @@ export async function serve(
     feeds: registry,
     idResolver,
     logger,
+    metrics: new Metrics({ dbPath: dbHandle.path, source: opts.source }),
   }
-  http.serve(createApp(ctx))
+  http.serve(createApp(ctx, { metrics: opts.metricsPort === undefined }))
+  await using metricsHttp =
+    opts.metricsPort === undefined ? null : await listen(opts.metricsPort, opts.listenHost)
+  metricsHttp?.serve(express().get('/metrics', metricsHandler(ctx.metrics)))
   logger.info(
     {
       port: http.port,
@@ -62,11 +68,14 @@ export async function serve(
     opts.source === 'none'
       ? null
       : (await import('../ingest/index.ts')).runIngest(
-          { db: dbHandle.db, logger },
+          { db: dbHandle.db, logger, observer: ctx.metrics.observer() },
           {
             source: opts.source,
             jetstreamUrls: opts.jetstreamUrl,
             jetstreamCompress: opts.jetstreamCompress ?? false,
+            ...(opts.jetstreamZstdDictionary
+              ? { jetstreamZstdDictionary: opts.jetstreamZstdDictionary }
+              : {}),
             firehoseUrl: opts.firehoseUrl,
             channelSize: opts.channelSize,
             batchSize: opts.batchSize,

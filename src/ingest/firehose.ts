@@ -34,7 +34,7 @@ export function createFirehoseSource(opts: FirehoseOptions): Source {
   return {
     // seqs are per relay: a cursor from one host means nothing on another
     key: `firehose:${service}`,
-    async run({ cursor, sink, signal, logger, onSkip }: SourceRunOptions): Promise<void> {
+    async run({ cursor, sink, signal, logger, onSkip, onStatus }: SourceRunOptions): Promise<void> {
       const log = logger.child({ source: 'firehose', url: service })
       let resumeFrom = cursor
       const ctx: FrameContext = {
@@ -66,9 +66,14 @@ export function createFirehoseSource(opts: FirehoseOptions): Source {
           maxReconnectSeconds: MAX_RECONNECT_SECONDS,
           // the loop ends on abort only: even a close the server calls final is retried
           shouldReconnect: () => true,
-          onConnect: () => log.info({ cursor: resumeFrom }, 'firehose connected'),
-          onReconnect: (err, { attempt }) =>
-            log.warn({ err, attempt, cursor: resumeFrom }, 'firehose connection lost'),
+          onConnect: () => {
+            onStatus?.(true)
+            log.info({ cursor: resumeFrom }, 'firehose connected')
+          },
+          onReconnect: (err, { attempt }) => {
+            onStatus?.(false)
+            log.warn({ err, attempt, cursor: resumeFrom }, 'firehose connection lost')
+          },
         },
       )
       try {

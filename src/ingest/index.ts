@@ -34,9 +34,11 @@ export interface BatchReport extends CommitInfo {
   peakDepth: number
 }
 
-/** Hooks for metrics: every skipped message and every committed batch pass through here. */
+/** Hooks for metrics: every event, skipped message and committed batch passes through here. */
 export interface IngestObserver {
+  received?(event: IngestEvent): void
   skipped?(reason: SkipReason): void
+  status?(connected: boolean): void
   committed?(batch: BatchReport): void
 }
 
@@ -89,16 +91,27 @@ export async function runIngest(
     },
   )
 
+  const received = deps.observer?.received
+  const sink = received
+    ? {
+        push: (event: IngestEvent) => {
+          received(event)
+          return channel.push(event)
+        },
+        writable: () => channel.writable(),
+      }
+    : channel
   const sourceErr = await source
     .run({
       cursor,
-      sink: channel,
+      sink,
       signal: stop.signal,
       logger: log,
       onSkip: (reason, cause) => {
         if (log.isLevelEnabled('debug')) log.debug({ reason, err: cause }, 'message skipped')
         deps.observer?.skipped?.(reason)
       },
+      onStatus: (connected) => deps.observer?.status?.(connected),
     })
     .then(
       () => null,

@@ -53,7 +53,7 @@ export function createJetstreamSource(opts: JetstreamOptions): Source {
   return {
     // time_us cursors mean the same on every instance, so one key serves all urls
     key: 'jetstream',
-    async run({ cursor, sink, signal, logger, onSkip }: SourceRunOptions): Promise<void> {
+    async run({ cursor, sink, signal, logger, onSkip, onStatus }: SourceRunOptions): Promise<void> {
       const log = logger.child({ source: 'jetstream' })
       const state: ConnectionState = { resume: cursor, sink, onSkip, decoder, log, signal }
       let urlIndex = 0
@@ -65,7 +65,7 @@ export function createJetstreamSource(opts: JetstreamOptions): Source {
         const base = opts.urls[urlIndex] as string
         const from = state.resume === null ? null : state.resume - REWIND_US
         const url = subscribeUrl(base, opts.collections, from, opts.compress)
-        const end = await connectOnce(url, state, opts.stallTimeoutMs)
+        const end = await connectOnce(url, state, opts.stallTimeoutMs, onStatus)
         if (signal.aborted) break
         failures = end.messages > 0 ? 1 : failures + 1
         urlIndex = (urlIndex + 1) % opts.urls.length
@@ -95,6 +95,7 @@ function connectOnce(
   url: string,
   state: ConnectionState,
   stallTimeoutMs: number,
+  onStatus: SourceRunOptions['onStatus'],
 ): Promise<{ messages: number; reason: string }> {
   const { sink, decoder, onSkip, log, signal } = state
   return new Promise((resolve) => {
@@ -134,7 +135,12 @@ function connectOnce(
       ws.resume()
     }
 
-    ws.on('open', () => log.info({ url }, 'jetstream connected'))
+    let opened = false
+    ws.on('open', () => {
+      opened = true
+      onStatus?.(true)
+      log.info({ url }, 'jetstream connected')
+    })
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       // a terminated socket can still deliver the rest of the chunk it had read
       if (closed || signal.aborted) return
@@ -157,6 +163,7 @@ function connectOnce(
       clearInterval(watchdog)
       signal.removeEventListener('abort', onAbort)
       if (reason === 'closed') reason = `closed ${code} ${why.toString()}`.trim()
+      if (opened) onStatus?.(false)
       resolve({ messages, reason })
     })
   })

@@ -23,6 +23,8 @@ export interface SourceRunOptions {
   logger: Logger
   /** called for every message that was skipped, with the reason */
   onSkip(reason: SkipReason, cause?: unknown): void
+  /** called when the connection opens (true) and when it is lost (false) */
+  onStatus?(connected: boolean): void
 }
 
 /**

@@ -51,6 +51,8 @@ export interface WriterOptions {
 export interface CommitInfo {
   /** the source cursor now committed */
   cursor: number
+  /** the network time (ms) of the batch's last event */
+  time: number
   /** events in the batch */
   events: number
   /** post creates in the batch (inserted unless already stored) */
@@ -72,6 +74,7 @@ export async function runWriter(channel: Channel<IngestEvent>, opts: WriterOptio
     const { posts, cursor } = await commitWithRetry(opts, batch)
     opts.onCommit?.({
       cursor,
+      time: (batch.at(-1) as IngestEvent).time,
       events: batch.length,
       posts,
       durationMs: performance.now() - started,

@@ -16,6 +16,7 @@ export function viewerAuth(ctx: AppContext, lxm: string) {
     const header = req.headers.authorization
     if (header === undefined) return { credentials: { viewer: null } }
     if (!header.startsWith('Bearer ')) {
+      ctx.metrics.jwtFailures.labels('BadJwt').inc()
       throw new AuthRequiredError('expected a Bearer token', 'BadJwt')
     }
     const payload = await verifyJwt(
@@ -34,8 +35,12 @@ export function viewerAuth(ctx: AppContext, lxm: string) {
       },
     ).catch((err: unknown) => {
       // a token too broken to parse is the client's fault (401), never ours (500)
-      if (err instanceof XRPCError) throw err
-      throw new AuthRequiredError('malformed token', 'BadJwt', { cause: err })
+      const refusal =
+        err instanceof XRPCError
+          ? err
+          : new AuthRequiredError('malformed token', 'BadJwt', { cause: err })
+      ctx.metrics.jwtFailures.labels(refusal.error ?? 'BadJwt').inc()
+      throw refusal
     })
     return { credentials: { viewer: payload.iss.split('#')[0] ?? payload.iss } }
   }

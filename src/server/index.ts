@@ -5,16 +5,17 @@ import {
   type RequestListener,
 } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { schemas } from '@atproto/api'
+import { ids, schemas } from '@atproto/api'
 import { createServer as createXrpcServer } from '@atproto/xrpc-server'
 import { sql } from 'drizzle-orm'
-import express, { type Express } from 'express'
+import express, { type Express, type RequestHandler } from 'express'
 import type { AppContext } from '../context.ts'
+import type { Metrics } from '../metrics.ts'
 import { describeFeedGenerator } from './describeFeedGenerator.ts'
 import { getFeedSkeleton } from './getFeedSkeleton.ts'
 
 /** The HTTP app: did.json, health, and the XRPC methods (params validated by the lexicons). */
-export function createApp(ctx: AppContext): Express {
+export function createApp(ctx: AppContext, opts: { metrics: boolean }): Express {
   const app = express()
   app.disable('x-powered-by')
   app.set('trust proxy', true)
@@ -42,6 +43,9 @@ export function createApp(ctx: AppContext): Express {
     }
   })
 
+  if (opts.metrics) app.get('/metrics', metricsHandler(ctx.metrics))
+  app.use(`/xrpc/${ids.AppBskyFeedGetFeedSkeleton}`, feedRequestMetrics(ctx))
+
   const xrpc = createXrpcServer(schemas, {
     payload: { jsonLimit: 100 * 1024, blobLimit: 0, textLimit: 100 * 1024 },
   })
@@ -49,6 +53,30 @@ export function createApp(ctx: AppContext): Express {
   describeFeedGenerator(xrpc, ctx)
   app.use(xrpc.router)
   return app
+}
+
+/** Prometheus text format; also served alone on --metrics-port. */
+export function metricsHandler(metrics: Metrics): RequestHandler {
+  return async (_req, res) => {
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics())
+  }
+}
+
+/** Counts and times feed requests; the label is a known feed id or `unknown`, never raw input. */
+function feedRequestMetrics(ctx: AppContext): RequestHandler {
+  return (req, res, next) => {
+    const started = performance.now()
+    res.once('finish', () => {
+      const rkey =
+        String(req.query.feed ?? '')
+          .split('/')
+          .pop() ?? ''
+      const feed = ctx.feeds.has(rkey) ? rkey : 'unknown'
+      ctx.metrics.feedRequests.labels(feed, String(res.statusCode)).inc()
+      ctx.metrics.feedRequestDuration.labels(feed).observe((performance.now() - started) / 1000)
+    })
+    next()
+  }
 }
 
 export interface Listening extends AsyncDisposable {
