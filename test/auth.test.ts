@@ -2,6 +2,7 @@ import { Secp256k1Keypair } from '@atproto/crypto'
 import { createServiceJwt } from '@atproto/xrpc-server'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { defineFeed } from '../src/feeds/feed.ts'
+import { feeds } from '../src/feeds/index.ts'
 import {
   createAccount,
   startPdsNetwork,
@@ -16,6 +17,19 @@ const LXM = 'app.bsky.feed.getFeedSkeleton'
  * Service-auth against a real PLC and PDS: the PDS mints tokens exactly as it does for the
  * AppView's calls, and feedgen resolves the issuer's key from the PLC.
  */
+/** A personalised feed that records who asked. */
+const seen: (string | undefined)[] = []
+const whoami = defineFeed({
+  id: 'whoami',
+  displayName: 'Who am I',
+  description: 'test feed',
+  requiresAuth: true,
+  skeleton: async ({ viewer }) => {
+    seen.push(viewer)
+    return { feed: [] }
+  },
+})
+
 describe('requester auth', () => {
   let network: TestNetworkNoAppView
   let app: Running
@@ -25,18 +39,21 @@ describe('requester auth', () => {
   beforeAll(async () => {
     network = await startPdsNetwork()
     alice = await createAccount(network, 'alice')
-    app = await startServe([
-      '--source',
-      'none',
-      '--db',
-      tempDbUrl(),
-      '--hostname',
-      'localhost',
-      '--plc-url',
-      network.plc.url,
-      '--publisher-did',
-      alice.did,
-    ])
+    app = await startServe(
+      [
+        '--source',
+        'none',
+        '--db',
+        tempDbUrl(),
+        '--hostname',
+        'localhost',
+        '--plc-url',
+        network.plc.url,
+        '--publisher-did',
+        alice.did,
+      ],
+      { feeds: [...feeds, whoami] },
+    )
     feed = `at://${alice.did}/app.bsky.feed.generator/norwegian`
   })
   afterAll(async () => {
@@ -112,19 +129,7 @@ describe('requester auth', () => {
     expect((await call('Basic YWxpY2U6cGFzcw==')).status).toBe(401)
   })
 
-  it('hands the verified viewer DID to the feed, and only then', async () => {
-    const seen: (string | undefined)[] = []
-    const whoami = defineFeed({
-      id: 'whoami',
-      displayName: 'Who am I',
-      description: 'test feed',
-      requiresAuth: true,
-      skeleton: async ({ viewer }) => {
-        seen.push(viewer)
-        return { feed: [] }
-      },
-    })
-    ;(app.ctx.feeds as Map<string, typeof whoami>).set(whoami.id, whoami)
+  it('hands the verified viewer DID to a personalised feed, and refuses it without a token', async () => {
     feed = `at://${alice.did}/app.bsky.feed.generator/whoami`
     expect((await call()).status).toBe(401)
     expect((await call(`Bearer ${await token(app.ctx.identity.serviceDid)}`)).status).toBe(200)

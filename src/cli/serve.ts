@@ -3,7 +3,7 @@ import express from 'express'
 import { options, type ServeOptions, serviceIdentity } from '../config.ts'
 import { type AppContext, createIdResolver, resolvePublisherDid } from '../context.ts'
 import { createDb, migrateDb } from '../db/index.ts'
-import { createRegistry, feeds, neededCollections } from '../feeds/index.ts'
+import { createRegistry, type FeedModule, feeds, neededCollections } from '../feeds/index.ts'
 import { createLogger } from '../logger.ts'
 import { Metrics } from '../metrics.ts'
 import { feedUri } from '../server/getFeedSkeleton.ts'
@@ -25,15 +25,22 @@ export function serveCommand(): Command {
  * Runs until `signal` aborts, then stops in order: no new requests, the source stops, the
  * writer commits what it holds with its cursor, the database closes.
  */
+export interface ServeHooks {
+  /** the feeds to serve @default the registered feeds of src/feeds/index.ts */
+  feeds?: readonly FeedModule[]
+  /** called once the server answers, with the bound port */
+  onReady?(ready: { ctx: AppContext; port: number }): void
+}
+
 export async function serve(
   opts: ServeOptions,
   signal: AbortSignal,
-  onReady?: (ready: { ctx: AppContext; port: number }) => void,
+  hooks: ServeHooks = {},
 ): Promise<void> {
   const logger = createLogger(opts.logLevel)
   await using dbHandle = await createDb(opts.db, { authToken: opts.dbAuthToken })
   await migrateDb(dbHandle.db)
-  const registry = createRegistry(feeds)
+  const registry = createRegistry(hooks.feeds ?? feeds)
   const idResolver = createIdResolver(opts.plcUrl)
 
   await using http = await listen(opts.port, opts.listenHost)
@@ -60,7 +67,7 @@ export async function serve(
     },
     `serving on http://${opts.listenHost}:${http.port}`,
   )
-  onReady?.({ ctx, port: http.port })
+  hooks.onReady?.({ ctx, port: http.port })
 
   const stopIngest = new AbortController()
   // loaded only when ingesting: a read-only replica (--source none) never loads the detector

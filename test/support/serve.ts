@@ -1,7 +1,7 @@
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { serve, serveCommand } from '../../src/cli/serve.ts'
+import { type ServeHooks, serve, serveCommand } from '../../src/cli/serve.ts'
 import type { ServeOptions } from '../../src/config.ts'
 import type { AppContext } from '../../src/context.ts'
 
@@ -25,7 +25,10 @@ export function serveOptions(args: string[]): ServeOptions {
 }
 
 /** Runs the real `serve` in this process on a loopback port until `stop()`. */
-export async function startServe(args: string[]): Promise<Running> {
+export async function startServe(
+  args: string[],
+  hooks: Omit<ServeHooks, 'onReady'> = {},
+): Promise<Running> {
   const ac = new AbortController()
   const opts = serveOptions([
     '--port',
@@ -40,7 +43,7 @@ export async function startServe(args: string[]): Promise<Running> {
   const isReady = new Promise<{ ctx: AppContext; port: number }>((resolve) => {
     ready = resolve
   })
-  const done = serve(opts, ac.signal, ready)
+  const done = serve(opts, ac.signal, { ...hooks, onReady: ready })
   const { ctx, port } = await Promise.race([
     isReady,
     done.then(() => Promise.reject(new Error('serve ended early'))),
