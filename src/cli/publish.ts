@@ -35,9 +35,15 @@ function accountOptions(): Option[] {
     new Option('--service <url>', "the account's PDS or entryway")
       .env('FEEDGEN_PUBLISH_SERVICE')
       .default('https://bsky.social'),
-    new Option('--feed <id>', 'a feed to act on; repeat for several (default: all)').argParser(
-      (v: string, prev: string[] | undefined) => [...(prev ?? []), v],
-    ),
+    new Option('--feed <ids>', 'feeds to act on, comma-separated or repeated (default: all)')
+      .env('FEEDGEN_PUBLISH_FEEDS')
+      .argParser((v: string, prev: string[] | undefined) => [
+        ...(prev ?? []),
+        ...v
+          .split(',')
+          .map((id) => id.trim())
+          .filter(Boolean),
+      ]),
   ]
 }
 
