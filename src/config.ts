@@ -1,5 +1,5 @@
 import { InvalidArgumentError, Option } from 'commander'
-import type { LogLevel } from './logger.ts'
+import type { LogFormat, LogLevel } from './logger.ts'
 
 /**
  * Every setting is a flag with an environment fallback `FEEDGEN_<FLAG>` (`--listen-host` ->
@@ -48,6 +48,11 @@ export function duration(value: string): number {
     throw new InvalidArgumentError('expected a duration such as 500ms, 30s, 5m, 24h or 7d')
   }
   return Number(m[1]) * unit
+}
+
+/** A duration, or `0` / `off` for none (-> 0). */
+export function durationOrOff(value: string): number {
+  return /^\s*(0|off)\s*$/i.test(value) ? 0 : duration(value)
 }
 
 const oneOf =
@@ -101,6 +106,7 @@ function hostname(value: string): string {
 }
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const
+const LOG_FORMATS = ['auto', 'json', 'pretty'] as const
 const SOURCES = ['jetstream', 'firehose', 'none'] as const
 
 export const DEFAULT_JETSTREAMS = [
@@ -127,6 +133,13 @@ export const options = {
       `log level: ${LOG_LEVELS.join(', ')}`,
       oneOf(LOG_LEVELS),
       'info',
+    ),
+  logFormat: () =>
+    option<LogFormat>(
+      '--log-format <format>',
+      'auto (pretty on a terminal, JSON lines otherwise), json or pretty',
+      oneOf(LOG_FORMATS),
+      'auto',
     ),
   port: () => option('--port <port>', 'HTTP port', int(0, 65535), 3000),
   listenHost: () => option('--listen-host <host>', 'address to listen on', undefined, '0.0.0.0'),
@@ -221,6 +234,29 @@ export const options = {
       'serve /metrics on this port only (default: on the main port)',
       int(1, 65535),
     ),
+  retention: () =>
+    option(
+      '--retention <duration>',
+      'while ingesting, prune posts stored longer ago than this, in the background (0 or off: keep all)',
+      durationOrOff,
+      7 * 86_400_000,
+    ),
+}
+
+/** The flags of `feedgen prune` (the database flags come from `options`). */
+export const pruneOptions = {
+  olderThan: () =>
+    option(
+      '--older-than <duration>',
+      'remove posts stored longer ago than this',
+      duration,
+      7 * 86_400_000,
+    ),
+  vacuum: () =>
+    option(
+      '--vacuum',
+      'then rewrite the whole file (VACUUM): returns all free space and turns on incremental auto-vacuum for a database created before it existed; needs free disk the size of the database',
+    ),
 }
 
 export type Source = (typeof SOURCES)[number]
@@ -230,6 +266,7 @@ export interface ServeOptions {
   db: string
   dbAuthToken?: string
   logLevel: LogLevel
+  logFormat: LogFormat
   port: number
   listenHost: string
   hostname: string
@@ -248,6 +285,8 @@ export interface ServeOptions {
   maxPostAge: number
   stallTimeout: number
   metricsPort?: number
+  /** ms; 0 keeps everything */
+  retention: number
 }
 
 export interface ServiceIdentity {

@@ -12,6 +12,8 @@ export interface AppContext {
   /** the DID whose repo holds the `app.bsky.feed.generator` records */
   publisherDid: string
   db: Db
+  /** the database file for a `file:` URL, else null */
+  dbPath: string | null
   feeds: FeedRegistry
   idResolver: IdResolver
   logger: Logger

@@ -1,8 +1,9 @@
-import { statSync } from 'node:fs'
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
+import { fileBytes } from './db/stats.ts'
 import type { IngestEvent } from './ingest/events.ts'
 import type { BatchReport, IngestObserver } from './ingest/index.ts'
 import type { SkipReason } from './ingest/source.ts'
+import { errorCode } from './ingest/writer.ts'
 
 /**
  * The Prometheus metrics of one feedgen process, in a registry of its own (no global state, so
@@ -81,10 +82,26 @@ export class Metrics {
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
     registers: [this.registry],
   })
+  readonly commitErrors = new Counter({
+    name: 'feedgen_commit_errors_total',
+    help: 'Failed attempts at committing a batch, by libSQL error code (the batch is retried)',
+    labelNames: ['code'] as const,
+    registers: [this.registry],
+  })
+  readonly writerFailing = new Gauge({
+    name: 'feedgen_writer_failing',
+    help: '1 while the last attempt at a commit failed: ingest is paused, serving goes on',
+    registers: [this.registry],
+  })
   readonly jwtFailures = new Counter({
     name: 'feedgen_jwt_failures_total',
     help: 'Service-auth tokens refused, by reason',
     labelNames: ['reason'] as const,
+    registers: [this.registry],
+  })
+  readonly postsPruned = new Counter({
+    name: 'feedgen_posts_pruned_total',
+    help: 'Posts removed by retention (--retention)',
     registers: [this.registry],
   })
 
@@ -92,6 +109,8 @@ export class Metrics {
   lastEventTime: number | null = null
   /** the source's connection state, for the status page */
   connected = false
+  /** whether the writer's last attempt at a commit failed, for /xrpc/_health */
+  failing = false
 
   readonly #source: string
   readonly #received = new Map<IngestEvent['kind'], Counter.Internal>()
@@ -99,6 +118,11 @@ export class Metrics {
   readonly #rate: number[] = []
   #bucket = 0
   #bucketStart = Date.now()
+
+  /** `jetstream`, `firehose`, or `none` when this process does not ingest */
+  get source(): string {
+    return this.#source
+  }
 
   constructor(opts: { dbPath: string | null; source: string }) {
     collectDefaultMetrics({ register: this.registry, prefix: 'feedgen_' })
@@ -109,7 +133,7 @@ export class Metrics {
       help: 'Size of the database file and its WAL',
       registers: [this.registry],
       collect() {
-        if (dbPath) this.set(fileSize(dbPath) + fileSize(`${dbPath}-wal`))
+        if (dbPath) this.set(fileBytes(dbPath) + fileBytes(`${dbPath}-wal`))
       },
     })
   }
@@ -140,8 +164,24 @@ export class Metrics {
         this.lastEventTime = batch.time
         this.#roll(Date.now())
         this.#bucket += batch.events
+        this.#setFailing(false)
+      },
+      commitFailed: (failure) => {
+        this.commitErrors.labels(errorCodeLabel(failure.error)).inc()
+        this.#setFailing(true)
       },
     }
+  }
+
+  /** For /xrpc/_health: null when this process does not ingest (a read replica). */
+  ingestHealth(): 'ok' | 'failing' | null {
+    if (this.#source === 'none') return null
+    return this.failing ? 'failing' : 'ok'
+  }
+
+  #setFailing(failing: boolean): void {
+    this.failing = failing
+    this.writerFailing.set(failing ? 1 : 0)
   }
 
   /** Committed events per second in each 10 s of the last hour, oldest first. */
@@ -160,10 +200,8 @@ export class Metrics {
   }
 }
 
-function fileSize(path: string): number {
-  try {
-    return statSync(path).size
-  } catch {
-    return 0
-  }
+/** A libSQL code such as SQLITE_FULL; anything else is one label, to bound cardinality. */
+function errorCodeLabel(err: unknown): string {
+  const code = errorCode(err)
+  return /^(SQLITE|HRANA|SERVER)_[A-Z_]{1,40}$/.test(code) ? code : 'other'
 }

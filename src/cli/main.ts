@@ -4,8 +4,10 @@ import { version } from '../version.ts'
 import { feedsCommand } from './feeds.ts'
 import { langCommand } from './lang.ts'
 import { migrateCommand } from './migrate.ts'
+import { pruneCommand } from './prune.ts'
 import { publishCommand, unpublishCommand } from './publish.ts'
 import { serveCommand } from './serve.ts'
+import { statsCommand } from './stats.ts'
 
 export function program(): Command {
   const cmd = new Command('feedgen')
@@ -18,6 +20,8 @@ export function program(): Command {
     publishCommand(),
     unpublishCommand(),
     langCommand(),
+    pruneCommand(),
+    statsCommand(),
   ]) {
     cmd.addCommand(sub.exitOverride())
   }

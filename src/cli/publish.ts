@@ -5,6 +5,7 @@ import { Command, Option } from 'commander'
 import { ConfigError, options, type ServeOptions, serviceIdentity } from '../config.ts'
 import type { FeedModule } from '../feeds/feed.ts'
 import { createRegistry, feeds } from '../feeds/index.ts'
+import { createLogger, type Logger } from '../logger.ts'
 import { feedUri } from '../server/getFeedSkeleton.ts'
 
 const COLLECTION = 'app.bsky.feed.generator'
@@ -15,7 +16,8 @@ const AVATAR_TYPES: Record<string, string> = {
   '.jpeg': 'image/jpeg',
 }
 
-interface PublishOptions extends Pick<ServeOptions, 'hostname' | 'port' | 'serviceDid'> {
+interface PublishOptions
+  extends Pick<ServeOptions, 'hostname' | 'port' | 'serviceDid' | 'logLevel' | 'logFormat'> {
   handle?: string
   password?: string
   service: string
@@ -49,8 +51,27 @@ function accountOptions(): Option[] {
 
 function withOptions(cmd: Command): Command {
   for (const o of accountOptions()) cmd.addOption(o)
-  for (const o of [options.hostname, options.port, options.serviceDid]) cmd.addOption(o())
+  for (const o of [
+    options.hostname,
+    options.port,
+    options.serviceDid,
+    options.logLevel,
+    options.logFormat,
+  ]) {
+    cmd.addOption(o())
+  }
   return cmd
+}
+
+/** On stderr: stdout carries the results. The password is never written, even at trace level. */
+function commandLogger(opts: PublishOptions): Logger {
+  const log = createLogger(opts.logLevel, {
+    fd: 2,
+    format: opts.logFormat,
+    secrets: opts.password ? [opts.password] : [],
+  })
+  log.debug({ config: opts }, 'configuration')
+  return log
 }
 
 export function publishCommand(): Command {
@@ -70,10 +91,11 @@ export function publishCommand(): Command {
         }
         return
       }
-      const agent = await login(opts)
+      const log = commandLogger(opts)
+      const agent = await login(opts, log)
       const did = agent.assertDid
       for (const feed of selected) {
-        const outcome = await publishFeed(agent, feed, serviceDid)
+        const outcome = await publishFeed(agent, feed, serviceDid, log)
         print({
           feed: feed.id,
           outcome,
@@ -88,7 +110,7 @@ export function unpublishCommand(): Command {
   return withOptions(
     new Command('unpublish').description("delete the feeds' app.bsky.feed.generator records"),
   ).action(async (opts: PublishOptions) => {
-    const agent = await login(opts)
+    const agent = await login(opts, commandLogger(opts))
     const did = agent.assertDid
     for (const feed of selectFeeds(opts.feed)) {
       const existing = await getExisting(agent, feed.id)
@@ -118,20 +140,43 @@ function selectFeeds(ids: string[] | undefined): FeedModule[] {
   })
 }
 
-async function login(opts: PublishOptions): Promise<AtpAgent> {
+async function login(opts: PublishOptions, log: Logger): Promise<AtpAgent> {
   if (!opts.handle) throw new ConfigError('publishing needs --handle (or FEEDGEN_PUBLISH_HANDLE)')
   if (!opts.password) {
     throw new ConfigError(
       'publishing needs an app password: FEEDGEN_PUBLISH_PASSWORD (or --password)',
     )
   }
-  const agent = new AtpAgent({ service: opts.service })
+  const agent = new AtpAgent({ service: opts.service, fetch: tracedFetch(log) })
+  log.debug({ handle: opts.handle, service: opts.service }, 'logging in')
   try {
     await agent.login({ identifier: opts.handle, password: opts.password })
   } catch (err) {
     throw new Error(loginError(err, opts), { cause: err })
   }
+  log.debug({ did: agent.assertDid }, 'logged in')
   return agent
+}
+
+/** Each call to the PDS as a trace line; its authorization header is redacted by the logger. */
+function tracedFetch(log: Logger): typeof fetch {
+  return async (input, init) => {
+    const res = await fetch(input, init)
+    if (log.isLevelEnabled('trace')) {
+      // the agent hands over a Request, with the session's token in its headers
+      const req = input instanceof Request ? input : null
+      log.trace(
+        {
+          method: init?.method ?? req?.method ?? 'GET',
+          url: req ? req.url : String(input),
+          status: res.status,
+          req: { headers: Object.fromEntries(new Headers(init?.headers ?? req?.headers)) },
+        },
+        'pds call',
+      )
+    }
+    return res
+  }
 }
 
 /** Says which of the usual three went wrong, without echoing the password. */
@@ -169,6 +214,7 @@ async function publishFeed(
   agent: AtpAgent,
   feed: FeedModule,
   serviceDid: string,
+  log: Logger,
 ): Promise<Outcome> {
   const existing = await getExisting(agent, feed.id)
   const record = await generatorRecord(feed, serviceDid, agent)
@@ -176,6 +222,7 @@ async function publishFeed(
     record.createdAt = existing.createdAt
     if (sameRecord(existing, record)) return 'unchanged'
   }
+  log.trace({ feed: feed.id, record }, 'putting the record')
   await agent.com.atproto.repo.putRecord({
     repo: agent.assertDid,
     collection: COLLECTION,

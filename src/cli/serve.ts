@@ -3,6 +3,7 @@ import express from 'express'
 import { options, type ServeOptions, serviceIdentity } from '../config.ts'
 import { type AppContext, createIdResolver, resolvePublisherDid } from '../context.ts'
 import { createDb, migrateDb } from '../db/index.ts'
+import { runRetention } from '../db/retention.ts'
 import { createRegistry, type FeedModule, feeds, neededCollections } from '../feeds/index.ts'
 import { createLogger } from '../logger.ts'
 import { Metrics } from '../metrics.ts'
@@ -37,7 +38,11 @@ export async function serve(
   signal: AbortSignal,
   hooks: ServeHooks = {},
 ): Promise<void> {
-  const logger = createLogger(opts.logLevel)
+  const logger = createLogger(opts.logLevel, {
+    format: opts.logFormat,
+    secrets: opts.dbAuthToken ? [opts.dbAuthToken] : [],
+  })
+  logger.debug({ config: opts }, 'configuration')
   await using dbHandle = await createDb(opts.db, { authToken: opts.dbAuthToken })
   await migrateDb(dbHandle.db)
   const registry = createRegistry(hooks.feeds ?? feeds)
@@ -50,6 +55,7 @@ export async function serve(
     identity,
     publisherDid: await resolvePublisherDid(opts, identity, idResolver),
     db: dbHandle.db,
+    dbPath: dbHandle.path,
     feeds: registry,
     idResolver,
     logger,
@@ -93,6 +99,19 @@ export async function serve(
           },
           stopIngest.signal,
         )
+  // pruning writes, so only the process that ingests prunes
+  const retention =
+    ingest && opts.retention > 0
+      ? runRetention(
+          dbHandle.client,
+          {
+            retentionMs: opts.retention,
+            logger,
+            onPrune: (result) => ctx.metrics.postsPruned.inc(result.posts),
+          },
+          stopIngest.signal,
+        )
+      : null
   // ingest only ends on its own when it fails for good: then stop serving rather than go stale
   const ingestFailed = ingest?.then(
     () => new Error('ingest ended without being asked to'),
@@ -107,6 +126,7 @@ export async function serve(
   await http.close()
   stopIngest.abort()
   await ingestFailed
+  await retention
   logger.info('stopped')
   if (failure) throw failure
 }

@@ -39,15 +39,33 @@ export interface FeedDefinition {
   /** when true, requests without a valid service-auth token are refused (personalised feeds) */
   requiresAuth?: boolean
   /**
+   * The first page depends on nothing but the database: serve it from a cache that any write to
+   * the database clears (public requests only). @default false
+   */
+  cacheFirstPage?: boolean
+  /**
    * The record collections the feed reads; the source subscribes to their union.
    * @default ['app.bsky.feed.post']
    */
   needs?: string[]
   skeleton(params: SkeletonParams): Promise<SkeletonPage>
+  /**
+   * Optional: how many posts the feed holds, for the status page and `feedgen stats` (which show
+   * no count without it). Must be an index range count: the status page calls it while serving.
+   */
+  count?(params: CountParams): Promise<number>
+}
+
+export interface CountParams {
+  db: Db
+  /** only posts stored at or after this time (ms) @default all */
+  since?: number
+  /** stop counting here: the caller shows `limit` as "at least" @default no limit */
+  limit?: number
 }
 
 export type FeedModule = Readonly<
-  Required<Omit<FeedDefinition, 'avatar'>> & Pick<FeedDefinition, 'avatar'>
+  Required<Omit<FeedDefinition, 'avatar' | 'count'>> & Pick<FeedDefinition, 'avatar' | 'count'>
 >
 
 const FEED_ID = /^[a-z0-9][a-z0-9-]{0,14}$/
@@ -75,6 +93,7 @@ export function defineFeed(def: FeedDefinition): FeedModule {
     contentMode: 'unspecified',
     acceptsInteractions: false,
     requiresAuth: false,
+    cacheFirstPage: false,
     needs: ['app.bsky.feed.post'],
     ...def,
   })

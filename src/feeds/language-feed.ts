@@ -1,4 +1,4 @@
-import { and, desc, eq, type SQL, sql } from 'drizzle-orm'
+import { and, desc, eq, gte, inArray, type SQL, sql } from 'drizzle-orm'
 import type { Db } from '../db/index.ts'
 import { postLangs } from '../db/schema.ts'
 import { decodeCursor, encodeCursor, type FeedPosition } from './cursor.ts'
@@ -23,10 +23,27 @@ export function languageFeed(opts: LanguageFeedOptions): FeedModule {
   const { langs, ...def } = opts
   if (langs.length === 0) throw new Error(`feed ${opts.id}: langs is empty`)
   return defineFeed({
+    cacheFirstPage: true,
     ...def,
     skeleton: async ({ db, cursor, limit }) =>
       page(await newestInLangs(db, langs, cursor ? decodeCursor(cursor) : null, limit + 1), limit),
+    count: ({ db, since, limit }) => countInLangs(db, langs, since, limit),
   })
+}
+
+/** Posts in any of `langs`, each once: index range scans on (lang, indexed_at), stopped at `limit`. */
+export async function countInLangs(
+  db: Db,
+  langs: string[],
+  since = 0,
+  limit?: number,
+): Promise<number> {
+  // a post is in several of the ranges only when the feed has several languages
+  const uris = langs.length > 1 ? sql`SELECT DISTINCT uri` : sql`SELECT uri`
+  const row = await db.get<{ n: number }>(sql`SELECT count(*) AS n FROM (${uris} FROM ${postLangs}
+    WHERE ${inArray(postLangs.lang, langs)} AND ${gte(postLangs.indexedAt, since)}
+    ${limit === undefined ? sql`` : sql`LIMIT ${limit}`})`)
+  return Number(row?.n ?? 0)
 }
 
 /**
@@ -39,7 +56,7 @@ async function newestInLangs(
   after: FeedPosition | null,
   n: number,
 ): Promise<FeedPosition[]> {
-  const lists = await Promise.all(langs.map((lang) => newestInLang(db, lang, after, n)))
+  const lists = await Promise.all(langs.map((lang) => runNewestInLang(db, lang, after, n)))
   if (lists.length === 1) return lists[0] ?? []
   const seen = new Set<string>()
   return lists
@@ -58,6 +75,39 @@ export function newestInLang(db: Db, lang: string, after: FeedPosition | null, n
     .where(and(...where))
     .orderBy(desc(postLangs.indexedAt), desc(postLangs.uri))
     .limit(n)
+}
+
+// newestInLang's SQL, built by drizzle once per database and shape and then run as a kept
+// statement (`db.$read`): drizzle's and the client's per-call work cost more than the query
+// itself (bench/README.md). Sentinel values tell where each parameter lands.
+const LANG = '\u0000lang'
+const AT = { time: -1, uri: '\u0000uri' }
+const N = 2_147_483_641
+const compiled = new WeakMap<Db, Map<boolean, { sql: string; order: unknown[] }>>()
+
+async function runNewestInLang(
+  db: Db,
+  lang: string,
+  after: FeedPosition | null,
+  n: number,
+): Promise<FeedPosition[]> {
+  let shapes = compiled.get(db)
+  if (!shapes) compiled.set(db, (shapes = new Map()))
+  let query = shapes.get(after !== null)
+  if (!query) {
+    const q = newestInLang(db, LANG, after && AT, N).toSQL()
+    query = { sql: q.sql, order: q.params }
+    shapes.set(after !== null, query)
+  }
+  const values = new Map<unknown, string | number>([
+    [LANG, lang],
+    [AT.time, after?.time ?? 0],
+    [AT.uri, after?.uri ?? ''],
+    [N, n],
+  ])
+  const args = query.order.map((p) => values.get(p) ?? 0)
+  const rows = await db.$read(query.sql, args)
+  return rows.map((r) => ({ time: Number(r[0]), uri: String(r[1]) }))
 }
 
 /** Cuts `limit` items from `limit + 1` fetched; a cursor only when more remain. */

@@ -1,6 +1,9 @@
+import type { IncomingMessage } from 'node:http'
 import { AuthRequiredError, verifyJwt, XRPCError } from '@atproto/xrpc-server'
-import type { Request } from 'express'
 import type { AppContext } from '../context.ts'
+
+/** how far a token's iat or nbf may be ahead of our clock (the issuer's clock may run ahead) */
+const CLOCK_SKEW_S = 300
 
 export interface ViewerAuth {
   credentials: { viewer: string | null }
@@ -12,7 +15,7 @@ export interface ViewerAuth {
  * A key that fails is re-resolved once (`forceRefresh`), which covers key rotation.
  */
 export function viewerAuth(ctx: AppContext, lxm: string) {
-  return async ({ req }: { req: Request }): Promise<ViewerAuth> => {
+  return async ({ req }: { req: IncomingMessage }): Promise<ViewerAuth> => {
     const header = req.headers.authorization
     if (header === undefined) return { credentials: { viewer: null } }
     if (!header.startsWith('Bearer ')) {
@@ -42,6 +45,13 @@ export function viewerAuth(ctx: AppContext, lxm: string) {
       ctx.metrics.jwtFailures.labels(refusal.error ?? 'BadJwt').inc()
       throw refusal
     })
+    // verifyJwt checks exp only: a token that says it is not valid yet is refused too
+    const { iat, nbf } = payload as { iat?: unknown; nbf?: unknown }
+    const validFrom = Math.max(typeof iat === 'number' ? iat : 0, typeof nbf === 'number' ? nbf : 0)
+    if (validFrom > Date.now() / 1000 + CLOCK_SKEW_S) {
+      ctx.metrics.jwtFailures.labels('BadJwt').inc()
+      throw new AuthRequiredError('jwt is not valid yet (iat or nbf in the future)', 'BadJwt')
+    }
     return { credentials: { viewer: payload.iss.split('#')[0] ?? payload.iss } }
   }
 }

@@ -5,20 +5,28 @@ import {
   type RequestListener,
 } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { ids, schemas } from '@atproto/api'
-import { createServer as createXrpcServer } from '@atproto/xrpc-server'
+import type { Duplex } from 'node:stream'
+import { schemas } from '@atproto/api'
+import { createServer as createXrpcServer, XRPCError } from '@atproto/xrpc-server'
 import { sql } from 'drizzle-orm'
-import express, { type Express, type RequestHandler } from 'express'
+import express, { type RequestHandler } from 'express'
 import type { AppContext } from '../context.ts'
+import type { Logger } from '../logger.ts'
 import type { Metrics } from '../metrics.ts'
 import { describeFeedGenerator } from './describeFeedGenerator.ts'
-import { getFeedSkeleton } from './getFeedSkeleton.ts'
+import { GET_FEED_SKELETON_PATH, getFeedSkeleton } from './getFeedSkeleton.ts'
+import { statusHandlers } from './status-page.ts'
 
 /** The HTTP app: did.json, health, and the XRPC methods (params validated by the lexicons). */
-export function createApp(ctx: AppContext, opts: { metrics: boolean }): Express {
+export function createApp(ctx: AppContext, opts: { metrics: boolean }): RequestListener {
   const app = express()
   app.disable('x-powered-by')
   app.set('trust proxy', true)
+  app.use(requestLog(ctx.logger))
+
+  const status = statusHandlers(ctx)
+  app.get('/', status.page)
+  app.get('/status.json', status.json)
 
   app.get('/.well-known/did.json', (_req, res) => {
     const { serviceDid, hostname, serviceEndpoint } = ctx.identity
@@ -33,10 +41,13 @@ export function createApp(ctx: AppContext, opts: { metrics: boolean }): Express 
     })
   })
 
+  // Stays 200 while the writer fails (disk full, read-only): reads still work, and a restart
+  // would not help. `ingest: 'failing'` and feedgen_writer_failing are what to alert on.
   app.get('/xrpc/_health', async (_req, res) => {
     try {
       await ctx.db.run(sql`select 1`)
-      res.json({ version: ctx.version })
+      const ingest = ctx.metrics.ingestHealth()
+      res.json({ version: ctx.version, ...(ingest ? { ingest } : {}) })
     } catch (err) {
       ctx.logger.warn({ err }, 'health check: database did not answer')
       res.status(503).json({ version: ctx.version, error: 'database unavailable' })
@@ -44,15 +55,54 @@ export function createApp(ctx: AppContext, opts: { metrics: boolean }): Express 
   })
 
   if (opts.metrics) app.get('/metrics', metricsHandler(ctx.metrics))
-  app.use(`/xrpc/${ids.AppBskyFeedGetFeedSkeleton}`, feedRequestMetrics(ctx))
+  const feedSkeleton = getFeedSkeleton(ctx)
+  app.all(GET_FEED_SKELETON_PATH, (req, res) => feedSkeleton(req, res))
 
   const xrpc = createXrpcServer(schemas, {
     payload: { jsonLimit: 100 * 1024, blobLimit: 0, textLimit: 100 * 1024 },
+    // xrpc-server logs through a logger of its own, off unless LOG_ENABLED: ours must see the
+    // failures that are ours (5xx); the client's own errors are the debug request lines
+    errorParser: (err) => {
+      const xrpcError = XRPCError.fromError(err)
+      if (xrpcError.statusCode >= 500) ctx.logger.error({ err }, 'xrpc: request failed')
+      return xrpcError
+    },
   })
-  getFeedSkeleton(xrpc, ctx)
   describeFeedGenerator(xrpc, ctx)
   app.use(xrpc.router)
-  return app
+  // Feed requests skip express (bench/README.md: most of their cost), unless request lines are
+  // logged, which express does.
+  if (ctx.logger.isLevelEnabled('debug')) return app
+  return (req, res) => {
+    const url = req.url ?? ''
+    const end = url.indexOf('?')
+    if ((end === -1 ? url : url.slice(0, end)) === GET_FEED_SKELETON_PATH) feedSkeleton(req, res)
+    else app(req, res)
+  }
+}
+
+/**
+ * One debug line per request (method, URL, status, time); at trace level with the request
+ * headers too, whose secrets (authorization, cookie) the logger redacts.
+ */
+function requestLog(logger: Logger): RequestHandler {
+  const log = logger.child({ component: 'http' })
+  return (req, res, next) => {
+    if (!log.isLevelEnabled('debug')) return next()
+    const started = performance.now()
+    res.once('finish', () => {
+      const line = {
+        method: req.method,
+        url: req.originalUrl,
+        status: res.statusCode,
+        ms: Math.round((performance.now() - started) * 10) / 10,
+      }
+      if (log.isLevelEnabled('trace'))
+        log.trace({ ...line, req: { headers: req.headers } }, 'request')
+      else log.debug(line, 'request')
+    })
+    next()
+  }
 }
 
 /** Prometheus text format; also served alone on --metrics-port. */
@@ -62,21 +112,33 @@ export function metricsHandler(metrics: Metrics): RequestHandler {
   }
 }
 
-/** Counts and times feed requests; the label is a known feed id or `unknown`, never raw input. */
-function feedRequestMetrics(ctx: AppContext): RequestHandler {
-  return (req, res, next) => {
-    const started = performance.now()
-    res.once('finish', () => {
-      const rkey =
-        String(req.query.feed ?? '')
-          .split('/')
-          .pop() ?? ''
-      const feed = ctx.feeds.has(rkey) ? rkey : 'unknown'
-      ctx.metrics.feedRequests.labels(feed, String(res.statusCode)).inc()
-      ctx.metrics.feedRequestDuration.labels(feed).observe((performance.now() - started) / 1000)
-    })
-    next()
+const CLIENT_ERRORS: Record<string, [status: string, error: string, message: string]> = {
+  HPE_HEADER_OVERFLOW: [
+    '431 Request Header Fields Too Large',
+    'RequestHeaderFieldsTooLarge',
+    'the URL or the headers are too large',
+  ],
+  ERR_HTTP_REQUEST_TIMEOUT: ['408 Request Timeout', 'RequestTimeout', 'the request took too long'],
+}
+
+/**
+ * Node answers a request it cannot parse (too large, malformed, too slow) by itself, with an
+ * empty body: give that answer the XRPC error shape too.
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy()
+    return
   }
+  const [status, error, message] = CLIENT_ERRORS[err.code ?? ''] ?? [
+    '400 Bad Request',
+    'InvalidRequest',
+    'malformed HTTP request',
+  ]
+  const body = JSON.stringify({ error, message })
+  socket.end(
+    `HTTP/1.1 ${status}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  )
 }
 
 export interface Listening extends AsyncDisposable {
@@ -98,6 +160,7 @@ export async function listen(port: number, host: string): Promise<Listening> {
   }
   const server = createHttpServer((req, res) => handler(req, res))
   server.keepAliveTimeout = 65_000
+  server.on('clientError', answerClientError)
   server.listen(port, host)
   await once(server, 'listening')
   const close = async () => {

@@ -1,9 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { constants, rmSync } from 'node:fs'
 import { access, chown, mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { delimiter, join } from 'node:path'
+import { freePort } from './net.ts'
 
 const READY_TIMEOUT_MS = 30_000
 const STOP_TIMEOUT_MS = 10_000
@@ -135,18 +135,6 @@ async function serverIdentity(): Promise<Identity | undefined> {
   throw new Error(
     'running as root and found neither a postgres nor a nobody user to run PostgreSQL as',
   )
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', resolve)
-  })
-  const address = server.address()
-  await new Promise((resolve) => server.close(resolve))
-  if (address === null || typeof address === 'string') throw new Error('no TCP port from listen(0)')
-  return address.port
 }
 
 /** Keeps the last few KiB of a child's output, for the error when it fails. */
