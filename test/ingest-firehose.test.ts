@@ -1,22 +1,19 @@
 import { mkdtempSync, rmSync } from 'node:fs'
-import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Writable } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { encode } from '@atproto/lex-cbor'
-import { type Cid, cidForCbor, type LexValue } from '@atproto/lex-data'
-import { BlockMap, blocksToCarFile } from '@atproto/repo'
-import { ErrorFrame, MessageFrame } from '@atproto/xrpc-server'
+import type { Cid } from '@atproto/lex-data'
+import { ErrorFrame } from '@atproto/xrpc-server'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type WebSocket, WebSocketServer } from 'ws'
 import { createDb, migrateDb } from '../src/db/index.ts'
 import { Channel } from '../src/ingest/channel.ts'
 import type { IngestEvent, PostCreate } from '../src/ingest/events.ts'
 import { createFirehoseSource } from '../src/ingest/firehose.ts'
 import { type IngestConfig, runIngest } from '../src/ingest/index.ts'
 import type { EventSink, SkipReason, Source } from '../src/ingest/source.ts'
+import { block, car, frame, startScriptedRelay } from './support/firehose-relay.ts'
+import { captureLogger, type LogLine } from './support/logs.ts'
 import {
   createAccount,
   createPost,
@@ -29,7 +26,6 @@ const POST = 'app.bsky.feed.post'
 const LIMITS = { maxPostAgeMs: 24 * 3600_000 }
 
 type Skip = { reason: SkipReason; cause: unknown }
-type LogLine = { level: number; msg: string; [key: string]: unknown }
 
 interface Collected {
   events: IngestEvent[]
@@ -39,17 +35,6 @@ interface Collected {
   fullCount: number
   /** pushes that came while the sink was full: must stay 0 */
   pushesWhileFull: number
-}
-
-/** A pino logger whose JSON lines land in `lines`. */
-function captureLogger(lines: LogLine[]) {
-  const stream = new Writable({
-    write(chunk, _enc, done) {
-      lines.push(JSON.parse(String(chunk)))
-      done()
-    },
-  })
-  return pino({ level: 'debug' }, stream)
 }
 
 /** Polls `done` until it holds; throws after `timeoutMs`, with `detail()` in the message. */
@@ -400,43 +385,9 @@ describe('firehose source against a real PDS', () => {
   })
 })
 
-/**
- * A relay on loopback that plays one scripted list of frames per connection, then hangs up
- * (unless `hangUp` is false).
- */
-async function startScriptedRelay(script: Uint8Array[][], { hangUp = true } = {}) {
-  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 })
-  await new Promise((resolve) => wss.once('listening', resolve))
-  const dials: string[] = []
-  const sockets: WebSocket[] = []
-  wss.on('connection', (ws, req) => {
-    dials.push(req.url ?? '')
-    sockets.push(ws)
-    for (const bytes of script[dials.length - 1] ?? []) ws.send(bytes)
-    if (hangUp) ws.close(1011, 'scripted end')
-  })
-  return {
-    url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}`,
-    dials,
-    sockets,
-    close: () => {
-      for (const ws of sockets) ws.terminate()
-      return new Promise((resolve) => wss.close(resolve))
-    },
-  }
-}
-
 describe('firehose source against a relay that sends bad frames', () => {
   const repo = 'did:plc:w4xbfzo7kqfes5zb7r6qv3rw'
   const time = new Date().toISOString()
-  const frame = (type: string, body: Record<string, unknown>) =>
-    new MessageFrame(body as LexValue, { type }).toBytes()
-  const block = async (value: unknown) => {
-    const bytes = encode(value as LexValue)
-    return { cid: await cidForCbor(bytes), bytes }
-  }
-  const car = (blocks: { cid: Cid; bytes: Uint8Array }[]) =>
-    blocksToCarFile(blocks[0]?.cid ?? null, new BlockMap(blocks.map((b) => [b.cid, b.bytes])))
   const commit = (seq: number, ops: unknown[], blocks: Uint8Array, commitCid: Cid) =>
     frame('#commit', {
       seq,

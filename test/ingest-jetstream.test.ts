@@ -1,6 +1,5 @@
-import { type ChildProcess, spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -11,8 +10,9 @@ import type { IngestEvent } from '../src/ingest/events.ts'
 import { type IngestConfig, runIngest } from '../src/ingest/index.ts'
 import { createJetstreamSource, subscribeUrl } from '../src/ingest/jetstream.ts'
 import { createLogger } from '../src/logger.ts'
-import { CLI } from './support/cli.ts'
+import { spawnCli } from './support/cli.ts'
 import {
+  CLEAN,
   compareWithSource,
   DAY_MS,
   ingestConfig,
@@ -28,8 +28,8 @@ import {
   type ReplayFrame,
   startJetstreamServer,
 } from './support/jetstream-server.ts'
+import { freePort } from './support/net.ts'
 
-const CLEAN = { missingCount: 0, extraCount: 0, duplicateLangRows: 0, orphanLangRows: 0 }
 const REWIND_US = 5_000_000
 const LIKE = 'app.bsky.feed.like'
 
@@ -104,6 +104,30 @@ describe('jetstream ingest', () => {
       await compareWithSource(handle.handle.client, expectedPostUris(events, DAY_MS)),
     ).toMatchObject(CLEAN)
     await handle.stop()
+  })
+
+  it('never commits a cursor older than the one it resumed from while it replays the rewind', async () => {
+    // 10 ms apart: the 5 s rewind replays 500 events, in batches of 5
+    const events = generateEvents({ count: 4_000, seed: 47, stepUs: 10_000 })
+    const half = events.slice(0, 2_000)
+    const resumedFrom = lastPostStreamCursor(half)
+    server = await startJetstreamServer({ events: half })
+    const first = await startIngest(dbUrl(), ingestConfig([server.url]))
+    await first.untilCursor(resumedFrom)
+    await first.stop()
+
+    server.append(events.slice(2_000))
+    const second = await startIngest(
+      dbUrl(),
+      ingestConfig([server.url], { batchSize: 5, batchMs: 1 }),
+    )
+    await second.untilCursor(lastPostStreamCursor(events))
+    expect(server.connections[1]?.cursor).toBe(resumedFrom - REWIND_US)
+    expect(Math.min(...second.commits)).toBe(resumedFrom)
+    expect(
+      await compareWithSource(second.handle.client, expectedPostUris(events, DAY_MS)),
+    ).toMatchObject(CLEAN)
+    await second.stop()
   })
 
   it('starts live when nothing is committed and takes what is appended', async () => {
@@ -267,7 +291,7 @@ describe('jetstream ingest', () => {
   it('fails over to the next url when one is down', async () => {
     const events = generateEvents({ count: 2_000, seed: 31 })
     server = await startJetstreamServer({ events })
-    const dead = `ws://127.0.0.1:${await closedPort()}`
+    const dead = `ws://127.0.0.1:${await freePort()}`
     const ingest = await startIngest(dbUrl(), ingestConfig([dead, server.url]))
     await ingest.untilCursor(lastPostStreamCursor(events), 10_000)
     expect(server.connections).toHaveLength(1)
@@ -396,16 +420,9 @@ describe('jetstream ingest crash safety', () => {
 
 /** `feedgen serve` in a child process, as an operator runs it. */
 function spawnServe(args: string[]) {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'ignore', 'pipe'] })
-  children.push(child)
-  let stderr = ''
-  child.stderr.on('data', (d) => {
-    stderr += String(d)
-  })
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
-  )
-  return { child, exit, stderr: () => stderr }
+  const run = spawnCli(args)
+  children.push(run.child)
+  return run
 }
 
 /** bytes Node reads from a socket at once: what ws parses before a pause can take effect */
@@ -414,15 +431,6 @@ const SOCKET_READ_BYTES = 64 * 1024
 function smallestFrame(events: JetstreamEvent[]): number {
   const sent = events.filter((e) => e.commit?.collection !== LIKE)
   return Math.min(...sent.map((e) => Buffer.byteLength(JSON.stringify(e))))
-}
-
-/** A loopback port with nothing listening on it. */
-async function closedPort(): Promise<number> {
-  const srv = createServer()
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve))
-  const { port } = srv.address() as { port: number }
-  await new Promise<void>((resolve) => srv.close(() => resolve()))
-  return port
 }
 
 async function waitUntil(cond: () => boolean, timeoutMs = 30_000): Promise<void> {

@@ -92,7 +92,10 @@ async function runNewestInLang(
   n: number,
 ): Promise<FeedPosition[]> {
   let shapes = compiled.get(db)
-  if (!shapes) compiled.set(db, (shapes = new Map()))
+  if (!shapes) {
+    shapes = new Map()
+    compiled.set(db, shapes)
+  }
   let query = shapes.get(after !== null)
   if (!query) {
     const q = newestInLang(db, LANG, after && AT, N).toSQL()

@@ -1,5 +1,6 @@
 import { isCid, isCidForBytes } from '@atproto/lex-data'
 import { type BlockMap, cborToLexRecord, readCar } from '@atproto/repo'
+import { isValidDid, isValidRecordKey } from '@atproto/syntax'
 import { websocket } from '@atproto/ws-client'
 import { type ErrorFrame, Frame } from '@atproto/xrpc-server'
 import type { Logger } from '../logger.ts'
@@ -148,7 +149,7 @@ async function decodeFrame(ctx: FrameContext, bytes: Uint8Array): Promise<Ingest
 
 function accountEvents(ctx: FrameContext, body: Body, seq: number, time: number): IngestEvent[] {
   const { did, active, status } = body
-  if (typeof did !== 'string' || typeof active !== 'boolean') {
+  if (!isValidDid(did) || typeof active !== 'boolean') {
     ctx.onSkip('malformed', new Error(`account frame ${seq} of the wrong shape`))
     return []
   }
@@ -163,7 +164,8 @@ async function commitEvents(
   time: number,
 ): Promise<IngestEvent[]> {
   const { repo, ops, blocks } = body
-  if (typeof repo !== 'string' || !Array.isArray(ops) || !(blocks instanceof Uint8Array)) {
+  // the repo and the op's path become AT-URIs: only canonical ones are let through
+  if (!isValidDid(repo) || !Array.isArray(ops) || !(blocks instanceof Uint8Array)) {
     ctx.onSkip('malformed', new Error(`commit frame ${seq} of the wrong shape`))
     return []
   }
@@ -247,6 +249,6 @@ function splitPath(path: string): { collection: string; rkey: string } | null {
   const slash = path.indexOf('/')
   const collection = path.slice(0, slash)
   const rkey = path.slice(slash + 1)
-  if (slash <= 0 || rkey === '' || rkey.includes('/')) return null
+  if (slash <= 0 || !isValidRecordKey(rkey)) return null
   return { collection, rkey }
 }

@@ -8,7 +8,7 @@ import type { IngestEvent } from './events.ts'
 import { createFirehoseSource } from './firehose.ts'
 import { createJetstreamSource } from './jetstream.ts'
 import type { SkipReason, Source } from './source.ts'
-import { type CommitInfo, runWriter } from './writer.ts'
+import { type CommitFailure, type CommitInfo, runWriter } from './writer.ts'
 
 export interface IngestConfig {
   source: 'jetstream' | 'firehose'
@@ -40,6 +40,8 @@ export interface IngestObserver {
   skipped?(reason: SkipReason): void
   status?(connected: boolean): void
   committed?(batch: BatchReport): void
+  /** a commit failed and will be retried; the next `committed` means it works again */
+  commitFailed?(failure: CommitFailure): void
 }
 
 export interface IngestDeps {
@@ -82,6 +84,8 @@ export async function runIngest(
       log.debug(report, 'batch committed')
       deps.observer?.committed?.(report)
     },
+    onCommitError: (failure) => deps.observer?.commitFailed?.(failure),
+    signal,
   }).then(
     () => null,
     (err: unknown) => {

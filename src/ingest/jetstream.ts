@@ -1,5 +1,8 @@
+import { isUtf8 } from 'node:buffer'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { type ZstdOptions, zstdDecompressSync } from 'node:zlib'
+import { validateCidString } from '@atproto/lex-data'
+import { isValidDid, isValidRecordKey } from '@atproto/syntax'
 import { WebSocket } from 'ws'
 import type { Logger } from '../logger.ts'
 import type { IngestEvent } from './events.ts'
@@ -10,6 +13,10 @@ const POST_COLLECTION = 'app.bsky.feed.post'
 /** Jetstream cursors are µs timestamps: resume this far back, replay is idempotent */
 const REWIND_US = 5_000_000
 const DEFAULT_BACKOFF = { initialMs: 250, maxMs: 30_000 }
+/** messages handled before the event loop gets a turn (a few ms of work) */
+const YIELD_EVERY = 256
+/** how far ahead of our clock an event's time_us may be: beyond, it is not Jetstream's */
+const MAX_AHEAD_MS = 3_600_000
 
 export interface JetstreamOptions {
   /** Jetstream instances to rotate through on failure: `wss://jetstream1.us-east.bsky.network` */
@@ -98,8 +105,13 @@ function connectOnce(
   onStatus: SourceRunOptions['onStatus'],
 ): Promise<{ messages: number; reason: string }> {
   const { sink, decoder, onSkip, log, signal } = state
+  // The rewind replays events before the cursor already reached: they carry that cursor, not
+  // their own, so the committed cursor never moves back (a crash loop cannot walk it backwards).
+  const floor = state.resume
   return new Promise((resolve) => {
-    const ws = new WebSocket(url, { perMessageDeflate: false })
+    // ws would close the connection on a text frame that is not UTF-8, and the reconnect would
+    // be sent the same frame again: the decoder checks and skips it instead
+    const ws = new WebSocket(url, { perMessageDeflate: false, skipUTF8Validation: true })
     let messages = 0
     let paused = false
     let closed = false
@@ -132,7 +144,17 @@ function connectOnce(
     const resume = () => {
       if (closed) return
       paused = false
-      ws.resume()
+      if (!yielding) ws.resume()
+    }
+    // A socket with a backlog behind it is read many chunks per turn of the event loop: every
+    // YIELD_EVERY messages the socket pauses until the next turn, so that feed requests are
+    // still answered while catching up (bench/README.md).
+    let sinceTurn = 0
+    let yielding = false
+    const nextTurn = () => {
+      yielding = false
+      sinceTurn = 0
+      if (!paused && !closed) ws.resume()
     }
 
     let opened = false
@@ -147,11 +169,16 @@ function connectOnce(
       messages++
       const event = decoder.decode(data, isBinary, onSkip)
       if (event === null) return
+      if (floor !== null && event.cursor < floor) event.cursor = floor
       state.resume = event.cursor
       if (!sink.push(event) && !paused) {
         paused = true
         ws.pause()
         void sink.writable().then(resume)
+      } else if (++sinceTurn >= YIELD_EVERY && !yielding) {
+        yielding = true
+        ws.pause()
+        setImmediate(nextTurn)
       }
     })
     ws.on('error', (err) => {
@@ -185,6 +212,7 @@ class Decoder {
     let msg: unknown
     try {
       const text = isBinary && this.#zstd ? zstdDecompressSync(data, this.#zstd) : data
+      if (!isUtf8(text)) throw new Error('frame is not UTF-8')
       msg = JSON.parse(text.toString())
     } catch (err) {
       onSkip('malformed', err)
@@ -193,13 +221,19 @@ class Decoder {
     if (!isObject(msg)) return skip(onSkip, 'malformed')
     const did = msg.did
     const cursor = msg.time_us
-    if (typeof did !== 'string' || !Number.isSafeInteger(cursor)) return skip(onSkip, 'malformed')
-    const time = Math.floor((cursor as number) / 1000)
-    const result = this.#toEvent(msg, did, cursor as number, time)
+    // the did and rkey become a post's AT-URI: only canonical ones are let through
+    if (!isValidDid(did) || typeof cursor !== 'number' || !Number.isSafeInteger(cursor)) {
+      return skip(onSkip, 'malformed')
+    }
+    if (cursor <= 0) return skip(onSkip, 'malformed')
+    // committed, a cursor from the future would make the next start skip everything before it
+    if (cursor > (Date.now() + MAX_AHEAD_MS) * 1000) return skip(onSkip, 'future')
+    const time = Math.floor(cursor / 1000)
+    const result = this.#toEvent(msg, did, cursor, time)
     if (typeof result !== 'string') return result
     onSkip(result)
     // the frame was read: its cursor still moves, or a long run of skips would be replayed
-    return { kind: 'cursor', cursor: cursor as number, time }
+    return { kind: 'cursor', cursor, time }
   }
 
   #toEvent(
@@ -215,11 +249,12 @@ class Decoder {
         const { operation, collection, rkey } = commit
         if (typeof collection !== 'string' || typeof rkey !== 'string') return 'malformed'
         if (!this.#wanted.has(collection)) return { kind: 'cursor', cursor, time }
+        if (!isValidRecordKey(rkey)) return 'malformed'
         const uri = `at://${did}/${collection}/${rkey}`
         if (operation === 'delete') return { kind: 'delete', cursor, time, collection, uri }
         if (operation !== 'create' && operation !== 'update') return 'malformed'
         if (collection !== POST_COLLECTION) return { kind: 'cursor', cursor, time }
-        if (typeof commit.cid !== 'string') return 'malformed'
+        if (typeof commit.cid !== 'string' || !validateCidString(commit.cid)) return 'malformed'
         const raw = { uri, cid: commit.cid, author: did, record: commit.record, cursor, time }
         const post = parsePost(raw, this.#limits)
         return post.ok ? post.event : post.reason

@@ -1,5 +1,5 @@
-import { francAll } from 'franc'
 import { LANGUAGE_WORDS } from './language-words.ts'
+import { trigramRanking } from './trigrams.ts'
 
 /** What language detection says about one post. */
 export interface LanguageResult {
@@ -499,7 +499,7 @@ function detect(clean: string, decl: string[]): Detection {
     const only = shared
       .filter(([, , needs]) => needs === undefined || needs.test(clean))
       .map(([code]) => code)
-    const [code, score] = francAll(clean, { only, minLength: 1 })[0] ?? ['und', 0]
+    const [code, score] = trigramRanking(clean, top, only)[0] ?? ['und', 0]
     const tag = SCRIPT_FRANC_TAG.get(code)
     if (tag === undefined) return undecided(decl)
     return { langs: [tag], detected: tag, confidence: round(Math.min(0.9, score)) }
@@ -601,7 +601,7 @@ function addFranc(clean: string, scores: Float64Array, letters: number, hits: nu
     only = order.slice(0, SHORTLIST).map((i) => FRANC_CODES[i] ?? '')
   }
   const gap = new Float64Array(N).fill(FRANC_CAP)
-  for (const [code, s] of francAll(clean, { only, minLength: 1 })) {
+  for (const [code, s] of trigramRanking(clean, 'latin', only)) {
     const i = FRANC_INDEX.get(code)
     if (i !== undefined) gap[i] = Math.min(1 - s, FRANC_CAP)
   }

@@ -1,3 +1,4 @@
+import { isAtUriString } from '@atproto/syntax'
 import type { PostCreate } from './events.ts'
 import { detectLanguage } from './language.ts'
 import type { SkipReason } from './source.ts'
@@ -5,6 +6,7 @@ import type { SkipReason } from './source.ts'
 /** The lexicon's limit on `app.bsky.feed.post#text` (bytes); a larger record is hostile. */
 const MAX_TEXT_BYTES = 3000
 const MAX_FUTURE_MS = 5 * 60_000
+const POST_TYPE = 'app.bsky.feed.post'
 
 export interface PostLimits {
   /** posts whose createdAt is older than this (ms) are kept out: imported archives, backfills */
@@ -28,7 +30,13 @@ export type PostResult = { ok: true; event: PostCreate } | { ok: false; reason: 
  */
 export function parsePost(raw: RawPost, limits: PostLimits, now = Date.now()): PostResult {
   const rec = raw.record
-  if (!isObject(rec) || typeof rec.text !== 'string' || typeof rec.createdAt !== 'string') {
+  if (
+    !isObject(rec) ||
+    // a record of another type under the post collection is no post the AppView would show
+    rec.$type !== POST_TYPE ||
+    typeof rec.text !== 'string' ||
+    typeof rec.createdAt !== 'string'
+  ) {
     return { ok: false, reason: 'malformed' }
   }
   if (Buffer.byteLength(rec.text) > MAX_TEXT_BYTES) return { ok: false, reason: 'oversized' }
@@ -79,6 +87,7 @@ function replyRefs(v: unknown): { root: string | null; parent: string | null } |
   if (!isObject(v) || !isObject(v.root) || !isObject(v.parent)) return null
   const root = v.root.uri
   const parent = v.parent.uri
-  if (typeof root !== 'string' || typeof parent !== 'string') return null
+  // stored and compared as they are: anything but an AT-URI (bounded by its syntax) is refused
+  if (!isAtUriString(root) || !isAtUriString(parent)) return null
   return { root, parent }
 }

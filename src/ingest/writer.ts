@@ -1,12 +1,28 @@
-import { setTimeout as sleep } from 'node:timers/promises'
+import { setTimeout as sleep, setImmediate as yieldToEventLoop } from 'node:timers/promises'
 import type { Client, InStatement } from '@libsql/client'
 import type { Logger } from '../logger.ts'
 import type { Channel } from './channel.ts'
 import { assertNever, type IngestEvent, type PostCreate } from './events.ts'
 
 const POST_COLLECTION = 'app.bsky.feed.post'
+/** attempts at a batch that fails for a reason retrying cannot fix, before giving up */
 const COMMIT_ATTEMPTS = 5
 const RETRY_BASE_MS = 200
+const RETRY_MAX_MS = 5_000
+/**
+ * libSQL codes of a statement or a file that is wrong in itself (no such table, a constraint,
+ * corruption): the writer gives up on these. Anything else (disk full, I/O, read-only, busy, a
+ * remote server away) is the environment's and is retried for as long as it lasts.
+ */
+const PERMANENT_CODES = new Set([
+  'SQLITE_ERROR',
+  'SQLITE_CONSTRAINT',
+  'SQLITE_MISMATCH',
+  'SQLITE_TOOBIG',
+  'SQLITE_RANGE',
+  'SQLITE_CORRUPT',
+  'SQLITE_NOTADB',
+])
 
 // Every statement takes its rows as one JSON array parameter, so the SQL text is constant
 // (prepared cheaply, cacheable by remote libSQL servers) whatever the batch size, and no
@@ -46,6 +62,18 @@ export interface WriterOptions {
   logger: Logger
   /** called after every commit */
   onCommit?(commit: CommitInfo): void
+  /** called after every failed attempt at a commit; the batch is tried again after `retryInMs` */
+  onCommitError?(failure: CommitFailure): void
+  /** shutdown: a batch that keeps failing is given up (to be replayed from the cursor) */
+  signal?: AbortSignal
+}
+
+export interface CommitFailure {
+  error: unknown
+  /** failed attempts at this batch so far */
+  attempt: number
+  events: number
+  retryInMs: number
 }
 
 export interface CommitInfo {
@@ -63,8 +91,11 @@ export interface CommitInfo {
 /**
  * The one writer: drains `channel` in batches and commits each batch's rows together with the
  * source cursor, in one transaction. Returns once the channel is closed and empty. A batch that
- * fails to commit is retried a few times (the channel fills meanwhile and the source pauses);
- * after that the writer rejects, with the error as `cause`.
+ * fails to commit is retried with capped backoff for as long as the database refuses it (disk
+ * full, read-only, unreachable): the channel fills meanwhile and the source pauses, so nothing is
+ * lost and the committed cursor stays at the last durable batch. The writer rejects, with the
+ * error as `cause`, only when the batch itself cannot succeed (see `PERMANENT_CODES`) or when
+ * `signal` aborts while the batch is failing.
  */
 export async function runWriter(channel: Channel<IngestEvent>, opts: WriterOptions): Promise<void> {
   for (;;) {
@@ -79,6 +110,10 @@ export async function runWriter(channel: Channel<IngestEvent>, opts: WriterOptio
       posts,
       durationMs: performance.now() - started,
     })
+    // A local commit completes synchronously and a full channel hands over the next batch at
+    // once: without a turn of the event loop here, a backlog is written in one run of microtasks
+    // while every HTTP request waits behind it.
+    await yieldToEventLoop()
   }
 }
 
@@ -88,15 +123,32 @@ async function commitWithRetry(
 ): Promise<{ posts: number; cursor: number }> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await writeBatch(opts.client, opts.sourceKey, batch)
+      const done = await writeBatch(opts.client, opts.sourceKey, batch)
+      if (attempt > 1) opts.logger.info({ failedAttempts: attempt - 1 }, 'writer: committing again')
+      return done
     } catch (err) {
-      if (attempt >= COMMIT_ATTEMPTS) {
+      const permanent = PERMANENT_CODES.has(errorCode(err))
+      if ((permanent && attempt >= COMMIT_ATTEMPTS) || opts.signal?.aborted) {
         throw new Error(`writer: batch of ${batch.length} events failed to commit`, { cause: err })
       }
-      opts.logger.warn({ err, attempt, events: batch.length }, 'writer: commit failed, retrying')
-      await sleep(RETRY_BASE_MS * 2 ** (attempt - 1))
+      const retryInMs = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.min(attempt - 1, 16))
+      opts.logger.error(
+        { err, attempt, events: batch.length, retryInMs },
+        'writer: commit failed; ingest is paused and the batch will be retried',
+      )
+      opts.onCommitError?.({ error: err, attempt, events: batch.length, retryInMs })
+      await sleep(retryInMs, undefined, { signal: opts.signal }).catch(() => undefined)
     }
   }
+}
+
+/** The libSQL error code (`SQLITE_FULL`, ...) of `err` or its cause, or '' */
+export function errorCode(err: unknown): string {
+  for (let e = err, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code
+    if (typeof code === 'string') return code
+  }
+  return ''
 }
 
 /**

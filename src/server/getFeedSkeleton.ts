@@ -4,6 +4,7 @@ import { AtUri, ids, lexicons } from '@atproto/api'
 import { AuthRequiredError, InvalidRequestError, XRPCError } from '@atproto/xrpc-server'
 import type { AppContext } from '../context.ts'
 import type { FeedModule } from '../feeds/feed.ts'
+import type { Metrics } from '../metrics.ts'
 import { viewerAuth } from './auth.ts'
 
 const NSID = ids.AppBskyFeedGetFeedSkeleton
@@ -56,13 +57,14 @@ export function getFeedSkeleton(
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const started = performance.now()
     const search = (req.url ?? '').split('?')[1] ?? ''
-    const query = new URLSearchParams(search)
+    let feedParam: string | null = null
     let status = 200
     try {
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         throw new InvalidRequestError(`Incorrect HTTP method (${req.method}) expected GET`)
       }
-      const params = validParams(search, query)
+      const params = validParams(search)
+      feedParam = params.feed
       const viewer = (await auth({ req })).credentials.viewer
       const feed = findFeed(ctx, params.feed)
       if (feed.requiresAuth && viewer === null) {
@@ -93,10 +95,31 @@ export function getFeedSkeleton(
       send(res, status, Buffer.from(JSON.stringify(error.payload)))
     }
     // labelled with a known feed id or `unknown`, never raw input
-    const rkey = (query.get('feed') ?? '').split('/').pop() ?? ''
-    const label = ctx.feeds.has(rkey) ? rkey : 'unknown'
-    ctx.metrics.feedRequests.labels(label, String(status)).inc()
-    ctx.metrics.feedRequestDuration.labels(label).observe((performance.now() - started) / 1000)
+    feedParam ??= new URLSearchParams(search).get('feed') ?? ''
+    const rkey = feedParam.slice(feedParam.lastIndexOf('/') + 1)
+    const m = requestMetrics(ctx.feeds.has(rkey) ? rkey : 'unknown', status)
+    m.count.inc()
+    m.duration.observe((performance.now() - started) / 1000)
+  }
+  // the labelled children, looked up once per feed and status
+  const children = new Map<
+    string,
+    {
+      count: ReturnType<Metrics['feedRequests']['labels']>
+      duration: ReturnType<Metrics['feedRequestDuration']['labels']>
+    }
+  >()
+  const requestMetrics = (feed: string, status: number) => {
+    const key = `${feed} ${status}`
+    let m = children.get(key)
+    if (m === undefined) {
+      m = {
+        count: ctx.metrics.feedRequests.labels(feed, String(status)),
+        duration: ctx.metrics.feedRequestDuration.labels(feed),
+      }
+      children.set(key, m)
+    }
+    return m
   }
   return (req, res) => void handle(req, res)
 }
@@ -114,9 +137,10 @@ const VALID_KEPT = 1000
 const valid = new Map<string, Params>()
 
 /** Decodes the query string as xrpc-server does, then validates it against the lexicon. */
-function validParams(search: string, query: URLSearchParams): Params {
+function validParams(search: string): Params {
   const kept = valid.get(search)
   if (kept !== undefined) return kept
+  const query = new URLSearchParams(search)
   if (query.has('__proto__')) {
     throw new InvalidRequestError('Invalid query parameter: __proto__', 'InvalidQueryParameter')
   }

@@ -112,30 +112,22 @@ export function metricsHandler(metrics: Metrics): RequestHandler {
   }
 }
 
-const CLIENT_ERRORS: Record<string, [status: string, error: string, message: string]> = {
-  HPE_HEADER_OVERFLOW: [
-    '431 Request Header Fields Too Large',
-    'RequestHeaderFieldsTooLarge',
-    'the URL or the headers are too large',
-  ],
-  ERR_HTTP_REQUEST_TIMEOUT: ['408 Request Timeout', 'RequestTimeout', 'the request took too long'],
-}
-
 /**
- * Node answers a request it cannot parse (too large, malformed, too slow) by itself, with an
- * empty body: give that answer the XRPC error shape too.
+ * Node answers a request it cannot read (a malformed request line, a URL or headers over its
+ * 16 kB limit) by itself, with an empty body: give that answer the XRPC error shape too.
  */
 function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
   if (err.code === 'ECONNRESET' || !socket.writable) {
     socket.destroy()
     return
   }
-  const [status, error, message] = CLIENT_ERRORS[err.code ?? ''] ?? [
-    '400 Bad Request',
-    'InvalidRequest',
-    'malformed HTTP request',
-  ]
-  const body = JSON.stringify({ error, message })
+  const tooLarge = err.code === 'HPE_HEADER_OVERFLOW'
+  const status = tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request'
+  const body = JSON.stringify(
+    tooLarge
+      ? { error: 'RequestHeaderFieldsTooLarge', message: 'the URL or the headers are too large' }
+      : { error: 'InvalidRequest', message: 'malformed HTTP request' },
+  )
   socket.end(
     `HTTP/1.1 ${status}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
   )

@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process'
+import { type ChildProcess, execFile, spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 
 export const CLI = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url))
@@ -35,3 +35,32 @@ export const jsonLines = (s: string): Record<string, unknown>[] =>
     .split('\n')
     .filter((l) => l.trim())
     .map((l) => JSON.parse(l))
+
+export interface CliProcess {
+  child: ChildProcess
+  /** how it ended: a code, or the signal that killed it */
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
+  /** what it wrote so far */
+  stdout(): string
+  stderr(): string
+}
+
+/** Starts the real CLI in a child process and leaves it running, as an operator's `serve`. */
+export function spawnCli(args: string[], env: Record<string, string> = {}): CliProcess {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let stdout = ''
+  let stderr = ''
+  child.stdout?.on('data', (d) => {
+    stdout += String(d)
+  })
+  child.stderr?.on('data', (d) => {
+    stderr += String(d)
+  })
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  )
+  return { child, exit, stdout: () => stdout, stderr: () => stderr }
+}

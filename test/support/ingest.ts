@@ -2,9 +2,9 @@ import type { Client } from '@libsql/client'
 import { createDb, type DbHandle, migrateDb } from '../../src/db/index.ts'
 import { type BatchReport, type IngestConfig, runIngest } from '../../src/ingest/index.ts'
 import type { SkipReason } from '../../src/ingest/source.ts'
-import { createLogger } from '../../src/logger.ts'
+import { createLogger, type Logger } from '../../src/logger.ts'
 import { POST } from './jetstream-events.ts'
-import type { ReplayFrame } from './jetstream-server.ts'
+import { isEvent, type ReplayFrame } from './jetstream-server.ts'
 
 export const DAY_MS = 86_400_000
 
@@ -31,6 +31,8 @@ export interface RunningIngest {
   /** the largest channel depth any commit reported */
   readonly peakDepth: number
   readonly batches: number
+  /** the cursor of every commit, in order */
+  commits: number[]
   skips: Map<SkipReason, number>
   /** resolves once the committed cursor reached `cursor` */
   untilCursor(cursor: number, timeoutMs?: number): Promise<void>
@@ -39,11 +41,16 @@ export interface RunningIngest {
 }
 
 /** Runs the real `runIngest` in this process against `dbUrl` (migrated first). */
-export async function startIngest(dbUrl: string, config: IngestConfig): Promise<RunningIngest> {
+export async function startIngest(
+  dbUrl: string,
+  config: IngestConfig,
+  logger: Logger = createLogger('silent'),
+): Promise<RunningIngest> {
   const handle = await createDb(dbUrl)
   await migrateDb(handle.db)
   const ac = new AbortController()
   const skips = new Map<SkipReason, number>()
+  const commits: number[] = []
   let cursor: number | null = null
   let peakDepth = 0
   let batches = 0
@@ -53,11 +60,12 @@ export async function startIngest(dbUrl: string, config: IngestConfig): Promise<
   const done = runIngest(
     {
       db: handle.db,
-      logger: createLogger('silent'),
+      logger,
       observer: {
         skipped: (reason) => skips.set(reason, (skips.get(reason) ?? 0) + 1),
         committed: (b: BatchReport) => {
           cursor = b.cursor
+          commits.push(b.cursor)
           batches++
           peakDepth = Math.max(peakDepth, b.peakDepth)
           const reached = waiters.filter((w) => b.cursor >= w.cursor)
@@ -74,6 +82,7 @@ export async function startIngest(dbUrl: string, config: IngestConfig): Promise<
   return {
     handle,
     skips,
+    commits,
     get cursor() {
       return cursor
     },
@@ -115,11 +124,14 @@ export async function startIngest(dbUrl: string, config: IngestConfig): Promise<
 export function lastPostStreamCursor(frames: readonly ReplayFrame[]): number {
   for (let i = frames.length - 1; i >= 0; i--) {
     const f = frames[i]
-    if (typeof f === 'string' || f === undefined) continue
+    if (!isEvent(f)) continue
     if (f.kind !== 'commit' || f.commit?.collection === POST) return f.time_us
   }
   throw new Error('no event in the stream')
 }
+
+/** What `compareWithSource` reports when the database matches the source exactly. */
+export const CLEAN = { missingCount: 0, extraCount: 0, duplicateLangRows: 0, orphanLangRows: 0 }
 
 /** What differs between the stored posts and `expected`, plus duplicate and orphan checks. */
 export async function compareWithSource(client: Client, expected: Set<string>) {

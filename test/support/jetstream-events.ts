@@ -1,7 +1,8 @@
-import type { JetstreamEvent, ReplayFrame } from './jetstream-server.ts'
+import { isEvent, type JetstreamEvent, type ReplayFrame } from './jetstream-server.ts'
 
 export const POST = 'app.bsky.feed.post'
 const LIKE = 'app.bsky.feed.like'
+const REPOST = 'app.bsky.feed.repost'
 const CID = 'bafyreidwaivazkwu67xztlmuobx35hs2lnfh3kolmgfmucldvhd3sgzcqi'
 
 /** A few everyday sentences per language, combined into posts of one to three sentences. */
@@ -90,22 +91,84 @@ export interface GenerateOptions {
   seed?: number
   /** distinct authors @default 500 */
   authors?: number
+  /** the share of each kind of event and of each language @default TEST_PROFILE */
+  profile?: StreamProfile
+}
+
+/** What a generated stream is made of. Weights need not sum to 1. */
+export interface StreamProfile {
+  events: Record<'post' | 'like' | 'repost' | 'delete' | 'update' | 'identity' | 'account', number>
+  /** language weights of authors; null: every language alike */
+  langs: Record<string, number> | null
+  /** whether post texts vary as on the network: short replies, links, mentions, tags, emoji */
+  varied: boolean
+}
+
+/** Heavy on posts and on every edge case: what the ingest tests replay. */
+export const TEST_PROFILE: StreamProfile = {
+  events: {
+    post: 0.6,
+    like: 0.22,
+    repost: 0,
+    delete: 0.08,
+    update: 0.01,
+    identity: 0.085,
+    account: 0.005,
+  },
+  langs: null,
+  varied: false,
+}
+
+/**
+ * The network as a feed that ranks by engagement sees it (posts, likes and reposts wanted): about
+ * one event in five is a post. Languages roughly as Bluesky posts are split.
+ */
+export const NETWORK_PROFILE: StreamProfile = {
+  events: {
+    post: 0.2,
+    like: 0.6,
+    repost: 0.12,
+    delete: 0.06,
+    update: 0.004,
+    identity: 0.015,
+    account: 0.001,
+  },
+  langs: {
+    en: 45,
+    ja: 18,
+    pt: 12,
+    de: 5,
+    es: 5,
+    fr: 4,
+    ko: 3,
+    nb: 2,
+    nn: 0.5,
+    sv: 2,
+    da: 1.5,
+    fi: 1,
+  },
+  varied: true,
 }
 
 /**
  * A deterministic, realistic mixed Jetstream stream: posts (a third of them replies) in a dozen
- * languages with declared langs that are sometimes missing or wrong, likes, post deletes, post
- * updates, identity events, account deactivations and reactivations, and a few posts too old to
+ * languages with declared langs that are sometimes missing or wrong, likes, reposts, post deletes,
+ * post updates, identity events, account deactivations and reactivations, and a few posts too old to
  * keep (backdated `createdAt`).
  */
 export function generateEvents(opts: GenerateOptions): JetstreamEvent[] {
   const rand = mulberry32(opts.seed ?? 1)
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)] as T
+  const profile = opts.profile ?? TEST_PROFILE
+  const pickLang = profile.langs
+    ? weighted(profile.langs)
+    : (r: number) => LANGS[Math.floor(r * LANGS.length)] as string
+  const kind = weighted(profile.events)
   const startUs = opts.startUs ?? (Date.now() - 60_000) * 1000
   const stepUs = opts.stepUs ?? 1000
   const authors = Array.from({ length: opts.authors ?? 500 }, (_, i) => ({
     did: `did:plc:${hash(i + (opts.seed ?? 1) * 1_000_003)}`,
-    lang: pick(LANGS),
+    lang: pickLang(rand()),
     // most declare their language, some declare nothing, a few declare the wrong one
     declares: rand(),
   }))
@@ -116,13 +179,13 @@ export function generateEvents(opts: GenerateOptions): JetstreamEvent[] {
   for (let i = 0; i < opts.count; i++) {
     const time_us = startUs + i * stepUs
     const author = pick(authors)
-    const r = rand()
+    const k = kind(rand())
     const base = { did: author.did, time_us }
-    if (r < 0.6 || posts.length === 0) {
+    if (k === 'post' || posts.length === 0) {
       const rkey = tid(time_us, rkeyN++)
-      const text = Array.from({ length: 1 + Math.floor(rand() * 3) }, () =>
-        pick(SENTENCES[author.lang] as string[]),
-      ).join(' ')
+      const sentences = SENTENCES[author.lang] as string[]
+      let text = Array.from({ length: 1 + Math.floor(rand() * 3) }, () => pick(sentences)).join(' ')
+      if (profile.varied) text = vary(text, rand, i)
       const record: Record<string, unknown> = {
         $type: POST,
         text,
@@ -139,19 +202,20 @@ export function generateEvents(opts: GenerateOptions): JetstreamEvent[] {
       }
       posts.push({ did: author.did, rkey })
       events.push({ ...base, kind: 'commit', commit: commit('create', POST, rkey, record) })
-    } else if (r < 0.82) {
+    } else if (k === 'like' || k === 'repost') {
       const subject = pick(posts)
+      const collection = k === 'like' ? LIKE : REPOST
       const record = {
-        $type: LIKE,
+        $type: collection,
         subject: { uri: `at://${subject.did}/${POST}/${subject.rkey}`, cid: CID },
         createdAt: new Date(Math.floor(time_us / 1000)).toISOString(),
       }
       events.push({
         ...base,
         kind: 'commit',
-        commit: commit('create', LIKE, tid(time_us, rkeyN++), record),
+        commit: commit('create', collection, tid(time_us, rkeyN++), record),
       })
-    } else if (r < 0.9) {
+    } else if (k === 'delete') {
       const victim = pick(posts)
       events.push({
         did: victim.did,
@@ -159,7 +223,7 @@ export function generateEvents(opts: GenerateOptions): JetstreamEvent[] {
         kind: 'commit',
         commit: commit('delete', POST, victim.rkey),
       })
-    } else if (r < 0.91) {
+    } else if (k === 'update') {
       const target = pick(posts)
       const record = {
         $type: POST,
@@ -172,7 +236,7 @@ export function generateEvents(opts: GenerateOptions): JetstreamEvent[] {
         kind: 'commit',
         commit: commit('update', POST, target.rkey, record),
       })
-    } else if (r < 0.995) {
+    } else if (k === 'identity') {
       const identity = { did: author.did, handle: `user${i}.test`, seq: i, time: iso(time_us) }
       events.push({ ...base, kind: 'identity', identity })
     } else {
@@ -202,7 +266,7 @@ export function expectedPostUris(
   const live = new Map<string, string>()
   const now = Date.now()
   for (const f of frames) {
-    if (typeof f === 'string') continue
+    if (!isEvent(f)) continue
     if (f.kind === 'account' && f.account && !f.account.active) {
       for (const [uri, did] of live) if (did === f.did) live.delete(uri)
     }
@@ -227,6 +291,35 @@ function commit(
   return record
     ? { rev, operation, collection, rkey, record, cid: CID }
     : { rev, operation, collection, rkey }
+}
+
+/** Picks a key with probability proportional to its weight, from one uniform number in [0, 1). */
+function weighted<K extends string>(weights: Record<K, number>): (r: number) => K {
+  const entries = Object.entries(weights) as [K, number][]
+  const total = entries.reduce((sum, [, w]) => sum + w, 0)
+  return (r) => {
+    let at = r * total
+    for (const [key, w] of entries) {
+      if (at < w) return key
+      at -= w
+    }
+    return (entries.at(-1) as [K, number])[0]
+  }
+}
+
+/** Network-like texts: a quarter are short replies; some carry a link, mention, tag or emoji. */
+function vary(text: string, rand: () => number, n: number): string {
+  let t = text
+  if (rand() < 0.25) {
+    // a few words (a few characters of CJK)
+    const words = t.split(' ')
+    t = words.length > 1 ? words.slice(0, 2 + Math.floor(rand() * 4)).join(' ') : t.slice(0, 8)
+  }
+  if (rand() < 0.1) t = `@friend${n % 97}.bsky.social ${t}`
+  if (rand() < 0.1) t = `${t} https://example.com/articles/${n}`
+  if (rand() < 0.08) t = `${t} #bluesky`
+  if (rand() < 0.15) t = `${t} 😂`
+  return t
 }
 
 const S32 = '234567abcdefghijklmnopqrstuvwxyz'
@@ -256,7 +349,8 @@ function iso(timeUs: number): string {
   return new Date(Math.floor(timeUs / 1000)).toISOString()
 }
 
-function mulberry32(seed: number): () => number {
+/** A small seeded PRNG: uniform in [0, 1), the same sequence for the same seed. */
+export function mulberry32(seed: number): () => number {
   let a = seed >>> 0
   return () => {
     a = (a + 0x6d2b79f5) >>> 0

@@ -1,5 +1,5 @@
 import { once } from 'node:events'
-import type { AddressInfo } from 'node:net'
+import type { AddressInfo, Socket } from 'node:net'
 import { setImmediate as yieldLoop } from 'node:timers/promises'
 import { zstdCompressSync } from 'node:zlib'
 import { type WebSocket, WebSocketServer } from 'ws'
@@ -24,8 +24,22 @@ export interface JetstreamEvent {
   account?: { active: boolean; did: string; seq: number; time: string; status?: string }
 }
 
-/** What the server replays: an event, or a raw text frame sent as it is (malformed input). */
-export type ReplayFrame = JetstreamEvent | string
+/**
+ * What the server replays: an event, or a raw text frame sent as it is (malformed input): a
+ * string, or bytes that need not be UTF-8.
+ */
+export type ReplayFrame = JetstreamEvent | string | Uint8Array
+
+export function isEvent(frame: ReplayFrame | undefined): frame is JetstreamEvent {
+  return typeof frame === 'object' && !(frame instanceof Uint8Array)
+}
+
+/**
+ * How a connection goes wrong: `drop` ends the TCP connection abruptly; `stall` goes silent and
+ * keeps it open; `truncate` sends the first half of a frame's bytes, then ends the connection;
+ * `error` closes it with status 1011 and a reason, as Jetstream does on an internal error.
+ */
+export type Fault = 'drop' | 'stall' | 'truncate' | 'error'
 
 export interface JetstreamServerOptions {
   events?: ReplayFrame[]
@@ -36,6 +50,8 @@ export interface JetstreamServerOptions {
   noCursor?: 'oldest' | 'live'
   /** for `compress=true`: frames are zstd with this dictionary */
   zstdDictionary?: Uint8Array
+  /** encode every frame of `events` at start, so that a replay runs at socket speed (benchmarks) */
+  encodeAhead?: boolean
 }
 
 export interface ConnectionInfo {
@@ -44,8 +60,13 @@ export interface ConnectionInfo {
   compress: boolean
   /** events sent on this connection */
   sent: number
+  /** `time_us` of the first and the last event sent on it */
+  firstTimeUs: number | null
+  lastTimeUs: number | null
+  /** true once a `stall` fault silenced it */
+  stalled: boolean
   /** how the connection ended: by the client, a drop knob, or still open */
-  ended: 'client' | 'dropped' | 'server-closed' | null
+  ended: 'client' | 'dropped' | 'truncated' | 'error' | 'server-closed' | null
 }
 
 export interface JetstreamServer extends AsyncDisposable {
@@ -61,6 +82,14 @@ export interface JetstreamServer extends AsyncDisposable {
   dropAfter(n: number): void
   /** after the next `n` events the connection that sent them goes silent but stays open */
   stallAfter(n: number): void
+  /** after the next `n` events (on any connection) `fault` happens to the one that sent them */
+  faultAfter(n: number, fault: Fault): void
+  /**
+   * A restart of the server: every connection is dropped, and with `oldestUs` the events before
+   * that time are gone, as when a Jetstream instance comes back with a shorter history. A cursor
+   * from before then resumes at the oldest event kept.
+   */
+  restart(opts?: { oldestUs?: number }): void
   /** resolves once `n` connections have been made in total */
   waitForConnections(n: number): Promise<void>
   close(): Promise<void>
@@ -71,7 +100,6 @@ interface Conn {
   info: ConnectionInfo
   wanted: Set<string>
   next: number
-  stalled: boolean
 }
 
 /**
@@ -84,13 +112,14 @@ export async function startJetstreamServer(
   opts: JetstreamServerOptions = {},
 ): Promise<JetstreamServer> {
   const log: ReplayFrame[] = [...(opts.events ?? [])]
-  const text: (string | undefined)[] = []
+  const text: (string | Buffer | undefined)[] = []
   const zstd: (Buffer | undefined)[] = []
   const conns = new Set<Conn>()
   const connections: ConnectionInfo[] = []
   let sent = 0
-  let dropIn: number | null = null
-  let stallIn: number | null = null
+  let fault: { in: number; kind: Fault } | null = null
+  // the first index of the log still kept (see restart)
+  let oldest = 0
   let wake: (() => void) | null = null
   let woken = new Promise<void>((r) => {
     wake = r
@@ -103,24 +132,26 @@ export async function startJetstreamServer(
 
   const encode = (i: number, compress: boolean): string | Buffer => {
     const frame = log[i] as ReplayFrame
-    text[i] ??= typeof frame === 'string' ? frame : JSON.stringify(frame)
-    const json = text[i] as string
+    text[i] ??= frame instanceof Uint8Array ? Buffer.from(frame) : asText(frame)
+    const json = text[i] as string | Buffer
     if (!compress) return json
     if (!opts.zstdDictionary) throw new Error('compress=true needs a zstdDictionary')
     zstd[i] ??= zstdCompressSync(Buffer.from(json), { dictionary: opts.zstdDictionary })
     return zstd[i] as Buffer
   }
 
+  if (opts.encodeAhead) for (let i = 0; i < log.length; i++) encode(i, false)
+
   const firstAtOrAfter = (cursor: number): number => {
-    for (let i = 0; i < log.length; i++) {
-      const f = log[i] as ReplayFrame
-      if (typeof f !== 'string' && f.time_us >= cursor) return i
+    for (let i = oldest; i < log.length; i++) {
+      const f = log[i]
+      if (isEvent(f) && f.time_us >= cursor) return i
     }
     return log.length
   }
 
   const wanted = (conn: Conn, frame: ReplayFrame): boolean =>
-    typeof frame === 'string' ||
+    !isEvent(frame) ||
     frame.kind !== 'commit' ||
     conn.wanted.size === 0 ||
     conn.wanted.has(frame.commit?.collection ?? '')
@@ -130,7 +161,7 @@ export async function startJetstreamServer(
     const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()))
     let sinceYield = 0
     while (ws.readyState === ws.OPEN) {
-      if (conn.stalled) {
+      if (info.stalled) {
         await closed
         return
       }
@@ -141,19 +172,37 @@ export async function startJetstreamServer(
       const i = conn.next++
       if (!wanted(conn, log[i] as ReplayFrame)) continue
       const data = encode(i, info.compress)
-      const flushed = new Promise<void>((resolve) => ws.send(data, () => resolve()))
-      info.sent++
-      sent++
-      if (dropIn !== null && --dropIn <= 0) {
-        dropIn = null
-        info.ended = 'dropped'
-        ws.terminate()
+      if (fault?.kind === 'truncate' && fault.in <= 1) {
+        fault = null
+        info.ended = 'truncated'
+        truncate(ws, data, info.compress)
         return
       }
-      if (stallIn !== null && --stallIn <= 0) {
-        stallIn = null
-        conn.stalled = true
-        continue
+      const flushed = new Promise<void>((resolve) =>
+        ws.send(data, { binary: info.compress }, () => resolve()),
+      )
+      info.sent++
+      sent++
+      const sentFrame = log[i]
+      if (isEvent(sentFrame)) {
+        info.firstTimeUs ??= sentFrame.time_us
+        info.lastTimeUs = sentFrame.time_us
+      }
+      if (fault !== null && --fault.in <= 0) {
+        const kind = fault.kind
+        fault = null
+        if (kind === 'stall') {
+          info.stalled = true
+          continue
+        }
+        if (kind === 'error') {
+          info.ended = 'error'
+          ws.close(1011, 'internal error: replay failed')
+        } else {
+          info.ended = 'dropped'
+          ws.terminate()
+        }
+        return
       }
       if (ws.bufferedAmount >= HIGH_WATER_BYTES) {
         // the client is not reading: wait until this frame has left user space
@@ -176,16 +225,18 @@ export async function startJetstreamServer(
       wantedCollections: params.getAll('wantedCollections'),
       compress: params.get('compress') === 'true',
       sent: 0,
+      firstTimeUs: null,
+      lastTimeUs: null,
+      stalled: false,
       ended: null,
     }
     const start =
-      cursor !== null ? firstAtOrAfter(cursor) : opts.noCursor === 'live' ? log.length : 0
+      cursor !== null ? firstAtOrAfter(cursor) : opts.noCursor === 'live' ? log.length : oldest
     const conn: Conn = {
       ws,
       info,
       wanted: new Set(info.wantedCollections),
       next: start,
-      stalled: false,
     }
     conns.add(conn)
     connections.push(info)
@@ -201,11 +252,15 @@ export async function startJetstreamServer(
     void pump(conn)
   })
 
-  const close = async (): Promise<void> => {
+  const dropAll = (): void => {
     for (const c of conns) {
       c.info.ended ??= 'server-closed'
       c.ws.terminate()
     }
+  }
+
+  const close = async (): Promise<void> => {
+    dropAll()
     await new Promise<void>((resolve) => wss.close(() => resolve()))
   }
 
@@ -224,10 +279,17 @@ export async function startJetstreamServer(
       w?.()
     },
     dropAfter(n) {
-      dropIn = n
+      fault = { in: n, kind: 'drop' }
     },
     stallAfter(n) {
-      stallIn = n
+      fault = { in: n, kind: 'stall' }
+    },
+    faultAfter(n, kind) {
+      fault = { in: n, kind }
+    },
+    restart(restartOpts = {}) {
+      if (restartOpts.oldestUs !== undefined) oldest = firstAtOrAfter(restartOpts.oldestUs)
+      dropAll()
     },
     waitForConnections(n) {
       if (connections.length >= n) return Promise.resolve()
@@ -236,4 +298,32 @@ export async function startJetstreamServer(
     close,
     [Symbol.asyncDispose]: close,
   }
+}
+
+function asText(frame: JetstreamEvent | string): string {
+  return typeof frame === 'string' ? frame : JSON.stringify(frame)
+}
+
+/**
+ * Writes the first half of the WebSocket frame that would carry `data` straight to the socket,
+ * then ends the connection: the client is left with a frame cut short.
+ */
+function truncate(ws: WebSocket, data: string | Buffer, binary: boolean): void {
+  const payload = typeof data === 'string' ? Buffer.from(data) : data
+  const frame = Buffer.concat([frameHeader(payload.length, binary), payload])
+  const socket = (ws as unknown as { _socket: Socket })._socket
+  socket.write(frame.subarray(0, Math.max(2, frame.length >> 1)), () => socket.destroy())
+}
+
+/** An unmasked server-to-client header for one final frame (RFC 6455 section 5.2). */
+function frameHeader(length: number, binary: boolean): Buffer {
+  const opcode = 0x80 | (binary ? 0x2 : 0x1)
+  if (length < 126) return Buffer.from([opcode, length])
+  const wide = length >= 65_536
+  const h = Buffer.alloc(wide ? 10 : 4)
+  h[0] = opcode
+  h[1] = wide ? 127 : 126
+  if (wide) h.writeBigUInt64BE(BigInt(length), 2)
+  else h.writeUInt16BE(length, 2)
+  return h
 }
