@@ -22,10 +22,6 @@ export function serveCommand(): Command {
   })
 }
 
-/**
- * Runs until `signal` aborts, then stops in order: no new requests, the source stops, the
- * writer commits what it holds with its cursor, the database closes.
- */
 export interface ServeHooks {
   /** the feeds to serve @default the registered feeds of src/feeds/index.ts */
   feeds?: readonly FeedModule[]
@@ -33,6 +29,10 @@ export interface ServeHooks {
   onReady?(ready: { ctx: AppContext; port: number }): void
 }
 
+/**
+ * Runs until `signal` aborts, then stops in order: no new requests, the source stops, the
+ * writer commits what it holds with its cursor, the database closes.
+ */
 export async function serve(
   opts: ServeOptions,
   signal: AbortSignal,
