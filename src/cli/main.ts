@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander'
 import { ConfigError } from '../config.ts'
 import { version } from '../version.ts'
 import { feedsCommand } from './feeds.ts'
+import { ingestCommand } from './ingest.ts'
 import { langCommand } from './lang.ts'
 import { migrateCommand } from './migrate.ts'
 import { pruneCommand } from './prune.ts'
@@ -15,6 +16,7 @@ export function program(): Command {
     .version(version)
   for (const sub of [
     serveCommand(),
+    ingestCommand(),
     migrateCommand(),
     feedsCommand(),
     publishCommand(),

@@ -3,13 +3,13 @@ import express from 'express'
 import { options, type ServeOptions, serviceIdentity } from '../config.ts'
 import { type AppContext, createIdResolver, resolvePublisherDid } from '../context.ts'
 import { createDb, migrateDb } from '../db/index.ts'
-import { runRetention } from '../db/retention.ts'
 import { createRegistry, type FeedModule, feeds, neededCollections } from '../feeds/index.ts'
 import { createLogger } from '../logger.ts'
 import { Metrics } from '../metrics.ts'
 import { feedUri } from '../server/getFeedSkeleton.ts'
 import { createApp, listen, metricsHandler } from '../server/index.ts'
 import { version } from '../version.ts'
+import { startIngestion } from './ingestion.ts'
 import { untilSignal } from './signals.ts'
 
 export function serveCommand(): Command {
@@ -76,42 +76,20 @@ export async function serve(
   hooks.onReady?.({ ctx, port: http.port })
 
   const stopIngest = new AbortController()
-  // loaded only when ingesting: a read-only replica (--source none) never loads the detector
-  const ingest =
+  const ingestion =
     opts.source === 'none'
       ? null
-      : (await import('../ingest/index.ts')).runIngest(
-          { db: dbHandle.db, logger, observer: ctx.metrics.observer() },
+      : await startIngestion(
+          { ...opts, source: opts.source },
           {
-            source: opts.source,
-            jetstreamUrls: opts.jetstreamUrl,
-            jetstreamCompress: opts.jetstreamCompress ?? false,
-            ...(opts.jetstreamZstdDictionary
-              ? { jetstreamZstdDictionary: opts.jetstreamZstdDictionary }
-              : {}),
-            firehoseUrl: opts.firehoseUrl,
-            channelSize: opts.channelSize,
-            batchSize: opts.batchSize,
-            batchMs: opts.batchMs,
-            maxPostAgeMs: opts.maxPostAge,
-            stallTimeoutMs: opts.stallTimeout,
+            db: dbHandle,
+            logger,
+            metrics: ctx.metrics,
             collections: neededCollections(registry),
           },
           stopIngest.signal,
         )
-  // pruning writes, so only the process that ingests prunes
-  const retention =
-    ingest && opts.retention > 0
-      ? runRetention(
-          dbHandle.client,
-          {
-            retentionMs: opts.retention,
-            logger,
-            onPrune: (result) => ctx.metrics.postsPruned.inc(result.posts),
-          },
-          stopIngest.signal,
-        )
-      : null
+  const ingest = ingestion?.ingest
   // ingest only ends on its own when it fails for good: then stop serving rather than go stale
   const ingestFailed = ingest?.then(
     () => new Error('ingest ended without being asked to'),
@@ -126,7 +104,7 @@ export async function serve(
   await http.close()
   stopIngest.abort()
   await ingestFailed
-  await retention
+  await ingestion?.retention
   logger.info('stopped')
   if (failure) throw failure
 }

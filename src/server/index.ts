@@ -41,18 +41,7 @@ export function createApp(ctx: AppContext, opts: { metrics: boolean }): RequestL
     })
   })
 
-  // Stays 200 while the writer fails (disk full, read-only): reads still work, and a restart
-  // would not help. `ingest: 'failing'` and feedgen_writer_failing are what to alert on.
-  app.get('/xrpc/_health', async (_req, res) => {
-    try {
-      await ctx.db.run(sql`select 1`)
-      const ingest = ctx.metrics.ingestHealth()
-      res.json({ version: ctx.version, ...(ingest ? { ingest } : {}) })
-    } catch (err) {
-      ctx.logger.warn({ err }, 'health check: database did not answer')
-      res.status(503).json({ version: ctx.version, error: 'database unavailable' })
-    }
-  })
+  app.get('/xrpc/_health', healthHandler(ctx))
 
   if (opts.metrics) app.get('/metrics', metricsHandler(ctx.metrics))
   const feedSkeleton = getFeedSkeleton(ctx)
@@ -102,6 +91,26 @@ function requestLog(logger: Logger): RequestHandler {
       else log.debug(line, 'request')
     })
     next()
+  }
+}
+
+/**
+ * 200 with the version while the database answers, 503 when it does not. Stays 200 while the
+ * writer fails (disk full, read-only): reads still work, and a restart would not help;
+ * `ingest: 'failing'` and feedgen_writer_failing are what to alert on.
+ */
+export function healthHandler(
+  ctx: Pick<AppContext, 'db' | 'metrics' | 'version' | 'logger'>,
+): RequestHandler {
+  return async (_req, res) => {
+    try {
+      await ctx.db.run(sql`select 1`)
+      const ingest = ctx.metrics.ingestHealth()
+      res.json({ version: ctx.version, ...(ingest ? { ingest } : {}) })
+    } catch (err) {
+      ctx.logger.warn({ err }, 'health check: database did not answer')
+      res.status(503).json({ version: ctx.version, error: 'database unavailable' })
+    }
   }
 }
 
