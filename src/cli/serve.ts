@@ -99,7 +99,10 @@ export async function serve(
     if (signal.aborted) resolve(null)
     signal.addEventListener('abort', () => resolve(null), { once: true })
   })
-  const failure = await Promise.race([stopped, ...(ingestFailed ? [ingestFailed] : [])])
+  const failure = await Promise.race([
+    stopped,
+    ...(ingestFailed === undefined ? [] : [ingestFailed]),
+  ])
   logger.info({ reason: failure?.message ?? String(signal.reason) }, 'shutting down')
   await http.close()
   stopIngest.abort()
