@@ -50,10 +50,13 @@ export function createApp(ctx: AppContext, opts: { metrics: boolean }): RequestL
   const xrpc = createXrpcServer(schemas, {
     payload: { jsonLimit: 100 * 1024, blobLimit: 0, textLimit: 100 * 1024 },
     // xrpc-server logs through a logger of its own, off unless LOG_ENABLED: ours must see the
-    // failures that are ours (5xx); the client's own errors are the debug request lines
+    // failures that are ours (5xx); the client's own errors are the debug request lines, and so
+    // is 501 for a method we do not serve (a client asking for it, not our failure)
     errorParser: (err) => {
       const xrpcError = XRPCError.fromError(err)
-      if (xrpcError.statusCode >= 500) ctx.logger.error({ err }, 'xrpc: request failed')
+      if (xrpcError.statusCode >= 500 && xrpcError.statusCode !== 501) {
+        ctx.logger.error({ err }, 'xrpc: request failed')
+      }
       return xrpcError
     },
   })
