@@ -3,6 +3,7 @@ import type { Client, InStatement } from '@libsql/client'
 import type { Logger } from '../logger.ts'
 import type { Channel } from './channel.ts'
 import { assertNever, type IngestEvent, type PostCreate } from './events.ts'
+import { normalizeLangs } from './language.ts'
 
 const POST_COLLECTION = 'app.bsky.feed.post'
 /** attempts at a batch that fails for a reason retrying cannot fix, before giving up */
@@ -251,37 +252,26 @@ type LangSource = 'declared' | 'detected' | 'both'
 function addLangRows(out: unknown[], p: PostCreate): void {
   let norwegian = false
   let hasNo = false
+  // declared tags as the detector reads them: 'nb-NO', 'nob' -> 'nb'
+  const declared = normalizeLangs(p.declaredLangs)
   for (const lang of p.langs) {
-    out.push([lang, p.time, p.uri, langSource(p, lang)])
+    out.push([lang, p.time, p.uri, langSource(p, declared, lang)])
     if (lang === 'nb' || lang === 'nn') norwegian = true
     else if (lang === 'no') hasNo = true
   }
-  if (norwegian && !hasNo) out.push(['no', p.time, p.uri, norwegianSource(p)])
+  if (norwegian && !hasNo) out.push(['no', p.time, p.uri, norwegianSource(p, declared)])
 }
 
-function langSource(p: PostCreate, lang: string): LangSource {
-  let declared = false
-  for (const tag of p.declaredLangs) {
-    if (primarySubtag(tag) === lang) {
-      declared = true
-      break
-    }
-  }
-  if (!declared) return 'detected'
+function langSource(p: PostCreate, declared: readonly string[], lang: string): LangSource {
+  if (!declared.includes(lang)) return 'detected'
   return lang === p.detectedLang ? 'both' : 'declared'
 }
 
 const NORWEGIAN = new Set(['no', 'nb', 'nn'])
 
-function norwegianSource(p: PostCreate): LangSource {
-  const declared = p.declaredLangs.some((tag) => NORWEGIAN.has(primarySubtag(tag)))
+function norwegianSource(p: PostCreate, declaredLangs: readonly string[]): LangSource {
+  const declared = declaredLangs.some((tag) => NORWEGIAN.has(tag))
   const detected = p.detectedLang !== null && NORWEGIAN.has(p.detectedLang)
   if (declared && detected) return 'both'
   return declared ? 'declared' : 'detected'
-}
-
-/** `pt-BR` -> `pt`, `EN` -> `en` */
-function primarySubtag(tag: string): string {
-  const dash = tag.indexOf('-')
-  return (dash === -1 ? tag : tag.slice(0, dash)).toLowerCase()
 }
