@@ -5,7 +5,7 @@ import { websocket } from '@atproto/ws-client'
 import { type ErrorFrame, Frame } from '@atproto/xrpc-server'
 import type { Logger } from '../logger.ts'
 import type { IngestEvent } from './events.ts'
-import { type PostLimits, parsePost } from './post.ts'
+import { isObject, type PostLimits, parsePost } from './post.ts'
 import type { EventSink, Source, SourceRunOptions } from './source.ts'
 
 const POST_COLLECTION = 'app.bsky.feed.post'
@@ -103,8 +103,6 @@ interface FrameContext {
   onErrorFrame(frame: ErrorFrame): void
 }
 
-type Body = Record<string, unknown>
-
 /** The events of one frame; empty only for frames without a seq (errors, info, garbage). */
 async function decodeFrame(ctx: FrameContext, bytes: Uint8Array): Promise<IngestEvent[]> {
   let frame: ReturnType<typeof Frame.fromBytes>
@@ -124,7 +122,7 @@ async function decodeFrame(ctx: FrameContext, bytes: Uint8Array): Promise<Ingest
     ctx.log.warn({ info: body }, 'firehose info frame')
     return []
   }
-  if (!isBody(body) || !isSeq(body.seq)) {
+  if (!isObject(body) || !isSeq(body.seq)) {
     ctx.onSkip('malformed', new Error(`${type} frame without a seq`))
     return []
   }
@@ -147,7 +145,12 @@ async function decodeFrame(ctx: FrameContext, bytes: Uint8Array): Promise<Ingest
   return events
 }
 
-function accountEvents(ctx: FrameContext, body: Body, seq: number, time: number): IngestEvent[] {
+function accountEvents(
+  ctx: FrameContext,
+  body: Record<string, unknown>,
+  seq: number,
+  time: number,
+): IngestEvent[] {
   const { did, active, status } = body
   if (!isValidDid(did) || typeof active !== 'boolean') {
     ctx.onSkip('malformed', new Error(`account frame ${seq} of the wrong shape`))
@@ -159,7 +162,7 @@ function accountEvents(ctx: FrameContext, body: Body, seq: number, time: number)
 
 async function commitEvents(
   ctx: FrameContext,
-  body: Body,
+  body: Record<string, unknown>,
   seq: number,
   time: number,
 ): Promise<IngestEvent[]> {
@@ -172,14 +175,14 @@ async function commitEvents(
   const events: IngestEvent[] = []
   let car: Promise<BlockMap> | undefined
   for (const op of ops) {
-    const path = isBody(op) && typeof op.path === 'string' ? splitPath(op.path) : null
+    const path = isObject(op) && typeof op.path === 'string' ? splitPath(op.path) : null
     if (path === null) {
       ctx.onSkip('malformed', new Error(`commit frame ${seq} has an op without a valid path`))
       continue
     }
     if (!ctx.wanted.has(path.collection)) continue
     const uri = `at://${repo}/${path.collection}/${path.rkey}`
-    const { action, cid } = op as Body
+    const { action, cid } = op as Record<string, unknown>
     if (action === 'delete') {
       events.push({ kind: 'delete', cursor: seq, time, collection: path.collection, uri })
       continue
@@ -235,10 +238,6 @@ function untilWritable(sink: EventSink, signal: AbortSignal): Promise<void> {
       },
     )
   })
-}
-
-function isBody(v: unknown): v is Body {
-  return typeof v === 'object' && v !== null && !Array.isArray(v)
 }
 
 function isSeq(v: unknown): v is number {

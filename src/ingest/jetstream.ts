@@ -6,7 +6,7 @@ import { isValidDid, isValidRecordKey } from '@atproto/syntax'
 import { WebSocket } from 'ws'
 import type { Logger } from '../logger.ts'
 import type { IngestEvent } from './events.ts'
-import { type PostLimits, parsePost } from './post.ts'
+import { isObject, type PostLimits, parsePost } from './post.ts'
 import type { EventSink, SkipReason, Source, SourceRunOptions } from './source.ts'
 
 const POST_COLLECTION = 'app.bsky.feed.post'
@@ -274,10 +274,6 @@ class Decoder {
 function skip(onSkip: SourceRunOptions['onSkip'], reason: SkipReason): null {
   onSkip(reason)
   return null
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v)
 }
 
 /** `<url>/subscribe?wantedCollections=...&cursor=...`; throws on a url that is not ws(s). */

@@ -72,7 +72,8 @@ export function parsePost(raw: RawPost, limits: PostLimits, now = Date.now()): P
   }
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
+/** A JSON object (not null, not an array): what every record and frame must be. */
+export function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v)
 }
 
