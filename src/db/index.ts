@@ -11,12 +11,14 @@ import * as schema from './schema.ts'
 export type Db = LibSQLDatabase<typeof schema> & {
   $client: Client
   /**
-   * Runs a read-only statement and answers its rows as arrays. On a file database the statement
-   * is prepared once, on a read connection of its own, and kept: for the queries a feed runs on
-   * every request, where drizzle and the client's per-call work cost more than the query itself
-   * (bench/README.md). Elsewhere it goes through the client.
+   * Runs a read-only statement and answers its first row as an array (undefined when there is
+   * none). On a file database the statement is prepared once, on a read connection of its own,
+   * and kept: for the queries a feed runs on every request, where drizzle and the client's
+   * per-call work cost more than the query itself, and each row fetched costs more than a range
+   * scan's step, so such queries aggregate their page into one row (bench/README.md). Elsewhere
+   * it goes through the client.
    */
-  $read(sql: string, args: readonly (string | number | null)[]): Promise<unknown[][]>
+  $readRow(sql: string, args: readonly (string | number | null)[]): Promise<unknown[] | undefined>
 }
 
 /** The committed drizzle-kit migrations, found from both `src/db` and `dist/db`. */
@@ -67,7 +69,8 @@ export async function createDb(
     await client.execute('PRAGMA wal_autocheckpoint = 10000')
   }
   const reader = path ? fileReader(path) : clientReader(client)
-  const db = Object.assign(drizzle(client, { schema }), { $read: reader.read }) as Db
+  releaseOnCalls(client, reader.release)
+  const db = Object.assign(drizzle(client, { schema }), { $readRow: reader.read }) as Db
   const close = () => {
     reader.close()
     client.close()
@@ -78,9 +81,19 @@ export async function createDb(
 /** Kept statements beyond this many are dropped: SQL with values inlined must not grow it. */
 const MAX_STATEMENTS = 100
 
+/**
+ * The kept read connection. Its reads share one snapshot (read transaction) per turn of the event
+ * loop: starting and ending a read transaction takes file-lock system calls that cost as much as
+ * a deep page's query (bench/README.md). Requests read in one turn were sent before it began, so
+ * whatever their clients saw committed is in the snapshot; `release` ends it early, on every call
+ * through this process's own client, so code that writes and then reads sees its write.
+ */
 function fileReader(path: string) {
   let conn: Database.Database | null = null
   const statements = new Map<string, Database.Statement>()
+  const release = () => {
+    if (conn?.inTransaction) conn.exec('COMMIT')
+  }
   return {
     read: async (sql: string, args: readonly (string | number | null)[]) => {
       if (conn === null) {
@@ -94,9 +107,15 @@ function fileReader(path: string) {
         stmt = conn.prepare(sql).raw(true)
         statements.set(sql, stmt)
       }
-      return stmt.all(...args) as unknown[][]
+      if (!conn.inTransaction) {
+        conn.exec('BEGIN')
+        setImmediate(release)
+      }
+      return stmt.get(...args) as unknown[] | undefined
     },
+    release,
     close: () => {
+      release()
       statements.clear()
       conn?.close()
       conn = null
@@ -108,9 +127,37 @@ function clientReader(client: Client) {
   return {
     read: async (sql: string, args: readonly (string | number | null)[]) => {
       const rs = await client.execute({ sql, args: [...args] })
-      return rs.rows.map((row) => Array.from({ length: rs.columns.length }, (_, i) => row[i]))
+      const row = rs.rows[0]
+      return row && Array.from({ length: rs.columns.length }, (_, i) => row[i])
     },
+    release: () => {},
     close: () => {},
+  }
+}
+
+/**
+ * Calls `release` when each call through `client` starts (a checkpoint that waits for readers
+ * must not wait for ours, held by the thread it blocks) and when it settles (what it wrote is
+ * seen by the next read).
+ */
+function releaseOnCalls(client: Client, release: () => void): void {
+  const c = client as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>
+  for (const name of ['execute', 'batch', 'executeMultiple', 'migrate'] as const) {
+    const call = client[name].bind(client) as (...args: unknown[]) => Promise<unknown>
+    c[name] = (...args) => {
+      release()
+      return call(...args).finally(release)
+    }
+  }
+  const transaction = client.transaction.bind(client)
+  client.transaction = async (...args: Parameters<Client['transaction']>) => {
+    release()
+    const tx = await transaction(...args)
+    for (const end of ['commit', 'rollback'] as const) {
+      const call = tx[end].bind(tx)
+      tx[end] = () => call().finally(release)
+    }
+    return tx
   }
 }
 

@@ -61,24 +61,39 @@ async function newestInLangs(
   const seen = new Set<string>()
   return lists
     .flat()
-    .sort((a, b) => b.time - a.time || (a.uri < b.uri ? 1 : a.uri > b.uri ? -1 : 0))
+    .sort(newestFirst)
     .filter((p) => !seen.has(p.uri) && seen.add(p.uri))
 }
 
+/**
+ * The newest `n` posts in `lang` after `after`, as one row: their times and URIs as two JSON
+ * arrays, newest first. One index range scan on (lang, indexed_at, uri), no sort of the index;
+ * one row because the driver's per-row work costs more than the scan (bench/README.md).
+ */
 export function newestInLang(db: Db, lang: string, after: FeedPosition | null, n: number) {
   const where: SQL[] = [eq(postLangs.lang, lang)]
   if (after)
     where.push(sql`(${postLangs.indexedAt}, ${postLangs.uri}) < (${after.time}, ${after.uri})`)
-  return db
+  const page = db
     .select({ time: postLangs.indexedAt, uri: postLangs.uri })
     .from(postLangs)
     .where(and(...where))
     .orderBy(desc(postLangs.indexedAt), desc(postLangs.uri))
     .limit(n)
+    .as('page')
+  // Both aggregates step over the same rows together, so times[i] belongs to uris[i]. Their
+  // order is the subquery's in practice, but SQL does not promise it: the caller sorts (a pass
+  // over sorted input). An ORDER BY in each aggregate would promise it at twice the query's cost.
+  return db
+    .select({
+      times: sql<string>`json_group_array(${page.time})`,
+      uris: sql<string>`json_group_array(${page.uri})`,
+    })
+    .from(page)
 }
 
 // newestInLang's SQL, built by drizzle once per database and shape and then run as a kept
-// statement (`db.$read`): drizzle's and the client's per-call work cost more than the query
+// statement (`db.$readRow`): drizzle's and the client's per-call work cost more than the query
 // itself (bench/README.md). Sentinel values tell where each parameter lands.
 const LANG = '\u0000lang'
 const AT = { time: -1, uri: '\u0000uri' }
@@ -109,8 +124,16 @@ async function runNewestInLang(
     [N, n],
   ])
   const args = query.order.map((p) => values.get(p) ?? 0)
-  const rows = await db.$read(query.sql, args)
-  return rows.map((r) => ({ time: Number(r[0]), uri: String(r[1]) }))
+  const [times, uris] = (await db.$readRow(query.sql, args)) ?? []
+  const t = JSON.parse(String(times ?? '[]')) as number[]
+  return (JSON.parse(String(uris ?? '[]')) as string[])
+    .map((uri, i) => ({ time: t[i] ?? 0, uri }))
+    .sort(newestFirst)
+}
+
+/** The feed's order: newest first, ties by URI, as the index (lang, indexed_at, uri) runs. */
+function newestFirst(a: FeedPosition, b: FeedPosition): number {
+  return b.time - a.time || (a.uri < b.uri ? 1 : a.uri > b.uri ? -1 : 0)
 }
 
 /** Cuts `limit` items from `limit + 1` fetched; a cursor only when more remain. */
