@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import { extname } from 'node:path'
-import { type AppBskyFeedGenerator, AtpAgent, type BlobRef, RichText } from '@atproto/api'
+import type { AppBskyFeedGenerator, AtpAgent, BlobRef } from '@atproto/api'
 import { Command, Option } from 'commander'
 import { ConfigError, options, type ServeOptions, serviceIdentity } from '../config.ts'
 import type { FeedModule } from '../feeds/feed.ts'
@@ -147,7 +147,9 @@ async function login(opts: PublishOptions, log: Logger): Promise<AtpAgent> {
       'publishing needs an app password: FEEDGEN_PUBLISH_PASSWORD (or --password)',
     )
   }
-  const agent = new AtpAgent({ service: opts.service, fetch: tracedFetch(log) })
+  // loaded here: @atproto/api brings all its lexicons, which no other command needs
+  const api = await import('@atproto/api')
+  const agent = new api.AtpAgent({ service: opts.service, fetch: tracedFetch(log) })
   log.debug({ handle: opts.handle, service: opts.service }, 'logging in')
   try {
     await agent.login({ identifier: opts.handle, password: opts.password })
@@ -239,7 +241,7 @@ export async function generatorRecord(
   serviceDid: string,
   agent: AtpAgent | null,
 ): Promise<AppBskyFeedGenerator.Record> {
-  const rt = new RichText({ text: feed.description })
+  const rt = new (await import('@atproto/api')).RichText({ text: feed.description })
   if (agent) await rt.detectFacets(agent)
   else rt.detectFacetsWithoutResolution()
   const avatar = feed.avatar ? await uploadAvatar(feed, agent) : undefined

@@ -5,8 +5,6 @@ import { cursors } from '../db/schema.ts'
 import type { Logger } from '../logger.ts'
 import { Channel } from './channel.ts'
 import type { IngestEvent } from './events.ts'
-import { createFirehoseSource } from './firehose.ts'
-import { createJetstreamSource } from './jetstream.ts'
 import type { SkipReason, Source } from './source.ts'
 import { type CommitFailure, type CommitInfo, runWriter } from './writer.ts'
 
@@ -130,11 +128,13 @@ export async function runIngest(
   log.info({ source: source.key }, 'ingest stopped')
 }
 
+/** Only the chosen source's module is loaded: the firehose's brings CAR and CBOR decoding. */
 async function createSource(config: IngestConfig): Promise<Source> {
   const limits = { maxPostAgeMs: config.maxPostAgeMs }
   const { stallTimeoutMs, collections } = config
   switch (config.source) {
-    case 'jetstream':
+    case 'jetstream': {
+      const { createJetstreamSource } = await import('./jetstream.ts')
       return createJetstreamSource({
         urls: config.jetstreamUrls,
         compress: config.jetstreamCompress,
@@ -145,8 +145,11 @@ async function createSource(config: IngestConfig): Promise<Source> {
         collections,
         limits,
       })
-    case 'firehose':
+    }
+    case 'firehose': {
+      const { createFirehoseSource } = await import('./firehose.ts')
       return createFirehoseSource({ url: config.firehoseUrl, stallTimeoutMs, collections, limits })
+    }
   }
 }
 

@@ -1,10 +1,10 @@
-import { ids } from '@atproto/api'
 import type { Server } from '@atproto/xrpc-server'
 import type { AppContext } from '../context.ts'
 import { feedUri } from './getFeedSkeleton.ts'
+import { DESCRIBE_FEED_GENERATOR } from './lexicons.ts'
 
 export function describeFeedGenerator(server: Server, ctx: AppContext): void {
-  server.method(ids.AppBskyFeedDescribeFeedGenerator, async () => ({
+  server.method(DESCRIBE_FEED_GENERATOR, async () => ({
     encoding: 'application/json',
     body: {
       did: ctx.identity.serviceDid,

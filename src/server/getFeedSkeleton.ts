@@ -1,13 +1,14 @@
 import { statSync } from 'node:fs'
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { AtUri, ids, lexicons } from '@atproto/api'
+import { AtUri } from '@atproto/syntax'
 import { AuthRequiredError, InvalidRequestError, XRPCError } from '@atproto/xrpc-server'
 import type { AppContext } from '../context.ts'
 import type { FeedModule } from '../feeds/feed.ts'
 import type { Metrics } from '../metrics.ts'
 import { viewerAuth } from './auth.ts'
+import { GET_FEED_SKELETON, lexicons } from './lexicons.ts'
 
-const NSID = ids.AppBskyFeedGetFeedSkeleton
+const NSID = GET_FEED_SKELETON
 const FEED_COLLECTION = 'app.bsky.feed.generator'
 
 /** Where getFeedSkeleton is served. */

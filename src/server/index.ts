@@ -6,7 +6,6 @@ import {
 } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Duplex } from 'node:stream'
-import { schemas } from '@atproto/api'
 import { createServer as createXrpcServer, XRPCError } from '@atproto/xrpc-server'
 import { sql } from 'drizzle-orm'
 import express, { type RequestHandler } from 'express'
@@ -15,6 +14,7 @@ import type { Logger } from '../logger.ts'
 import type { Metrics } from '../metrics.ts'
 import { describeFeedGenerator } from './describeFeedGenerator.ts'
 import { GET_FEED_SKELETON_PATH, getFeedSkeleton } from './getFeedSkeleton.ts'
+import { describeFeedGeneratorDoc, getFeedSkeletonDoc } from './lexicons.ts'
 import { statusHandlers } from './status-page.ts'
 
 /** The HTTP app: did.json, health, and the XRPC methods (params validated by the lexicons). */
@@ -47,7 +47,7 @@ export function createApp(ctx: AppContext, opts: { metrics: boolean }): RequestL
   const feedSkeleton = getFeedSkeleton(ctx)
   app.all(GET_FEED_SKELETON_PATH, (req, res) => feedSkeleton(req, res))
 
-  const xrpc = createXrpcServer(schemas, {
+  const xrpc = createXrpcServer([getFeedSkeletonDoc, describeFeedGeneratorDoc], {
     payload: { jsonLimit: 100 * 1024, blobLimit: 0, textLimit: 100 * 1024 },
     // xrpc-server logs through a logger of its own, off unless LOG_ENABLED: ours must see the
     // failures that are ours (5xx); the client's own errors are the debug request lines, and so

@@ -1,5 +1,5 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises'
-import { AtUri } from '@atproto/api'
+import { AtUri } from '@atproto/syntax'
 import { inArray } from 'drizzle-orm'
 import type { RequestHandler, Response } from 'express'
 import type { AppContext } from '../context.ts'
