@@ -1,6 +1,7 @@
 import { IdResolver } from '@atproto/identity'
 import { ConfigError, isLocalUrl, type ServiceIdentity } from './config.ts'
 import type { Db } from './db/index.ts'
+import { DidDocCache } from './did-cache.ts'
 import type { FeedRegistry } from './feeds/registry.ts'
 import type { Logger } from './logger.ts'
 import type { Metrics } from './metrics.ts'
@@ -21,12 +22,16 @@ export interface AppContext {
 }
 
 /**
+ * Resolves handles and DIDs, keeping issuers' DID documents (`DidDocCache`): without a cache,
+ * every authenticated feed request would ask the PLC directory.
+ *
  * The SSRF-guarded default fetch refuses http, custom ports and IP hosts; a local PLC (dev-env,
  * tests) or a did:web on localhost needs a plain fetch, and only then is one used.
  */
 export function createIdResolver(plcUrl: string): IdResolver {
   return new IdResolver({
     plcUrl,
+    didCache: new DidDocCache(),
     ...(isLocalUrl(plcUrl) ? { fetch: globalThis.fetch } : {}),
   })
 }

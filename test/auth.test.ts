@@ -1,3 +1,6 @@
+import { once } from 'node:events'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { Secp256k1Keypair } from '@atproto/crypto'
 import { createServiceJwt } from '@atproto/xrpc-server'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -136,3 +139,72 @@ describe('requester auth', () => {
     expect(seen).toEqual([alice.did])
   })
 })
+
+describe('issuer resolution', () => {
+  let network: TestNetworkNoAppView
+  let alice: TestAccount
+  let plc: { url: string; lookups: string[]; down: boolean; close(): Promise<void> }
+
+  beforeAll(async () => {
+    network = await startPdsNetwork()
+    alice = await createAccount(network, 'alice')
+    plc = await countingProxy(network.plc.url)
+  })
+  afterAll(async () => {
+    await plc?.close()
+    await network?.close()
+  })
+
+  it('asks the PLC once per issuer, and keeps its key while the PLC is away', async () => {
+    await using app = await startServe([
+      ...['--source', 'none', '--db', tempDbUrl(), '--hostname', 'localhost'],
+      ...['--plc-url', plc.url, '--publisher-did', alice.did],
+    ])
+    const feed = `at://${alice.did}/app.bsky.feed.generator/norwegian`
+    const call = async () => {
+      const { token } = (
+        await alice.agent.com.atproto.server.getServiceAuth({
+          aud: app.ctx.identity.serviceDid,
+          lxm: LXM,
+        })
+      ).data
+      const res = await fetch(`${app.url}/xrpc/${LXM}?feed=${encodeURIComponent(feed)}`, {
+        headers: { authorization: `Bearer ${token}` },
+      })
+      return res.status
+    }
+    for (let i = 0; i < 3; i++) expect(await call()).toBe(200)
+    expect(plc.lookups.filter((path) => path.includes(alice.did))).toHaveLength(1)
+    plc.down = true
+    expect(await call()).toBe(200)
+  })
+})
+
+/** A loopback HTTP proxy to `target` that records each path asked for; `down` answers 503. */
+async function countingProxy(target: string) {
+  const lookups: string[] = []
+  const proxy = {
+    url: '',
+    lookups,
+    down: false,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  }
+  const server = createServer((req, res) => {
+    lookups.push(decodeURIComponent(req.url ?? ''))
+    if (proxy.down) {
+      res.writeHead(503).end()
+      return
+    }
+    fetch(`${target}${req.url}`).then(
+      async (upstream) => {
+        res.writeHead(upstream.status, { 'content-type': 'application/json' })
+        res.end(Buffer.from(await upstream.arrayBuffer()))
+      },
+      () => res.writeHead(502).end(),
+    )
+  })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  proxy.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  return proxy
+}
