@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http'
 import { AuthRequiredError, verifyJwt, XRPCError } from '@atproto/xrpc-server'
 import type { AppContext } from '../context.ts'
+import { verifySignatureWithKey } from './signature.ts'
 
 /** how far a token's iat or nbf may be ahead of our clock (the issuer's clock may run ahead) */
 const CLOCK_SKEW_S = 300
@@ -36,6 +37,7 @@ export function viewerAuth(ctx: AppContext, lxm: string) {
           })
         }
       },
+      verifySignatureWithKey,
     ).catch((err: unknown) => {
       // a token too broken to parse is the client's fault (401), never ours (500)
       const refusal =
