@@ -12,6 +12,7 @@ import {
   type TestAccount,
   type TestNetworkNoAppView,
 } from './support/network.ts'
+import { insertPosts, postUri } from './support/posts.ts'
 import { type Running, startServe, tempDbUrl } from './support/serve.ts'
 
 const LXM = 'app.bsky.feed.getFeedSkeleton'
@@ -29,6 +30,19 @@ const whoami = defineFeed({
   requiresAuth: true,
   skeleton: async ({ viewer }) => {
     seen.push(viewer)
+    return { feed: [] }
+  },
+})
+
+/** A cacheable feed that counts how often its first page is computed. */
+let computed = 0
+const counted = defineFeed({
+  id: 'counted',
+  displayName: 'Counted',
+  description: 'test feed',
+  cacheFirstPage: true,
+  skeleton: async () => {
+    computed++
     return { feed: [] }
   },
 })
@@ -55,7 +69,7 @@ describe('requester auth', () => {
         '--publisher-did',
         alice.did,
       ],
-      { feeds: [...feeds, whoami] },
+      { feeds: [...feeds, whoami, counted] },
     )
     feed = `at://${alice.did}/app.bsky.feed.generator/norwegian`
   })
@@ -130,6 +144,18 @@ describe('requester auth', () => {
   it('rejects garbage and non-Bearer authorization', async () => {
     expect((await call('Bearer not.a.jwt')).status).toBe(401)
     expect((await call('Basic YWxpY2U6cGFzcw==')).status).toBe(401)
+  })
+
+  it('serves signed-in requests the cached first page, until the database changes', async () => {
+    feed = `at://${alice.did}/app.bsky.feed.generator/counted`
+    const auth = `Bearer ${await token(app.ctx.identity.serviceDid)}`
+    expect((await call(auth)).status).toBe(200)
+    expect((await call(auth)).status).toBe(200)
+    expect((await call()).status).toBe(200)
+    expect(computed).toBe(1)
+    await insertPosts(app.ctx.db, [{ uri: postUri(), time: Date.now(), langs: ['nb'] }])
+    expect((await call(auth)).status).toBe(200)
+    expect(computed).toBe(2)
   })
 
   it('hands the verified viewer DID to a personalised feed, and refuses it without a token', async () => {

@@ -39,8 +39,9 @@ export interface FeedDefinition {
   /** when true, requests without a valid service-auth token are refused (personalised feeds) */
   requiresAuth?: boolean
   /**
-   * The first page depends on nothing but the database: serve it from a cache that any write to
-   * the database clears (public requests only). @default false
+   * The first page depends on nothing but the database, not on the viewer: serve it from a cache
+   * that any write to the database clears, to signed-in and anonymous requests alike (the
+   * AppView signs every request of a signed-in user). @default false
    */
   cacheFirstPage?: boolean
   /**

@@ -85,7 +85,7 @@ export function getFeedSkeleton(
         throw new AuthRequiredError('this feed is personalised: sign in to see it')
       }
       const key =
-        feed.cacheFirstPage && params.cursor === undefined && viewer === null
+        feed.cacheFirstPage && params.cursor === undefined
           ? `${feed.id}\n${params.limit}`
           : null
       const version = key === null ? null : dbVersion()
