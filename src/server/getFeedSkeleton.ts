@@ -85,9 +85,7 @@ export function getFeedSkeleton(
         throw new AuthRequiredError('this feed is personalised: sign in to see it')
       }
       const key =
-        feed.cacheFirstPage && params.cursor === undefined
-          ? `${feed.id}\n${params.limit}`
-          : null
+        feed.cacheFirstPage && params.cursor === undefined ? `${feed.id}\n${params.limit}` : null
       const version = key === null ? null : dbVersion()
       let body = key === null ? undefined : firstPages.get(key)
       if (body === undefined) {
