@@ -21,18 +21,22 @@ const LXM = 'app.bsky.feed.getFeedSkeleton'
  * Service-auth against a real PLC and PDS: the PDS mints tokens exactly as it does for the
  * AppView's calls, and feedgen resolves the issuer's key from the PLC.
  */
-/** A personalised feed that records who asked. */
+/** A feed that records who asked: public, or personalised (`requiresAuth`). */
+const recorder = (id: string, requiresAuth: boolean, seen: (string | undefined)[]) =>
+  defineFeed({
+    id,
+    displayName: id,
+    description: 'test feed',
+    requiresAuth,
+    skeleton: async ({ viewer }) => {
+      seen.push(viewer)
+      return { feed: [] }
+    },
+  })
+const askers: (string | undefined)[] = []
+const whoasks = recorder('whoasks', false, askers)
 const seen: (string | undefined)[] = []
-const whoami = defineFeed({
-  id: 'whoami',
-  displayName: 'Who am I',
-  description: 'test feed',
-  requiresAuth: true,
-  skeleton: async ({ viewer }) => {
-    seen.push(viewer)
-    return { feed: [] }
-  },
-})
+const whoami = recorder('whoami', true, seen)
 
 /** A cacheable feed that counts how often its first page is computed. */
 let computed = 0
@@ -69,9 +73,9 @@ describe('requester auth', () => {
         '--publisher-did',
         alice.did,
       ],
-      { feeds: [...feeds, whoami, counted] },
+      { feeds: [...feeds, whoasks, whoami, counted] },
     )
-    feed = `at://${alice.did}/app.bsky.feed.generator/norwegian`
+    feed = `at://${alice.did}/app.bsky.feed.generator/whoasks`
   })
   afterAll(async () => {
     await app?.stop()
@@ -99,6 +103,7 @@ describe('requester auth', () => {
   it('accepts a token the PDS minted for this service and method', async () => {
     const res = await call(`Bearer ${await token(app.ctx.identity.serviceDid)}`)
     expect(res.status).toBe(200)
+    expect(askers.at(-1)).toBe(alice.did)
   })
 
   it('rejects a token for another audience', async () => {
@@ -146,6 +151,20 @@ describe('requester auth', () => {
     expect((await call('Basic YWxpY2U6cGFzcw==')).status).toBe(401)
   })
 
+  it('does not check tokens for a feed that answers everyone alike', async () => {
+    feed = `at://${alice.did}/app.bsky.feed.generator/norwegian`
+    const forged = await createServiceJwt({
+      iss: alice.did,
+      aud: app.ctx.identity.serviceDid,
+      lxm: LXM,
+      keypair: await Secp256k1Keypair.create(),
+    })
+    const anonymous = await call()
+    expect(anonymous.status).toBe(200)
+    expect(await call(`Bearer ${forged}`)).toEqual(anonymous)
+    expect(await call('Bearer not.a.jwt')).toEqual(anonymous)
+  })
+
   it('serves signed-in requests the cached first page, until the database changes', async () => {
     feed = `at://${alice.did}/app.bsky.feed.generator/counted`
     const auth = `Bearer ${await token(app.ctx.identity.serviceDid)}`
@@ -182,11 +201,14 @@ describe('issuer resolution', () => {
   })
 
   it('asks the PLC once per issuer, and keeps its key while the PLC is away', async () => {
-    await using app = await startServe([
-      ...['--source', 'none', '--db', tempDbUrl(), '--hostname', 'localhost'],
-      ...['--plc-url', plc.url, '--publisher-did', alice.did],
-    ])
-    const feed = `at://${alice.did}/app.bsky.feed.generator/norwegian`
+    await using app = await startServe(
+      [
+        ...['--source', 'none', '--db', tempDbUrl(), '--hostname', 'localhost'],
+        ...['--plc-url', plc.url, '--publisher-did', alice.did],
+      ],
+      { feeds: [whoasks] },
+    )
+    const feed = `at://${alice.did}/app.bsky.feed.generator/whoasks`
     const call = async () => {
       const { token } = (
         await alice.agent.com.atproto.server.getServiceAuth({
@@ -199,7 +221,9 @@ describe('issuer resolution', () => {
       })
       return res.status
     }
+    const asked = askers.length
     for (let i = 0; i < 3; i++) expect(await call()).toBe(200)
+    expect(askers.slice(asked)).toEqual([alice.did, alice.did, alice.did])
     expect(plc.lookups.filter((path) => path.includes(alice.did))).toHaveLength(1)
     plc.down = true
     expect(await call()).toBe(200)

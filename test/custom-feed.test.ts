@@ -1,7 +1,7 @@
 import { eq } from 'drizzle-orm'
 import { describe, expect, it } from 'vitest'
 import { posts } from '../src/db/schema.ts'
-import { feeds } from '../src/feeds/index.ts'
+import { defineFeed, feeds, languageFeed } from '../src/feeds/index.ts'
 import { swedishReplies } from './fixtures/swedish-replies.ts'
 import { insertPosts, postUri } from './support/posts.ts'
 import { startServe, tempDbUrl } from './support/serve.ts'
@@ -50,5 +50,17 @@ describe('a custom feed written as in the README', () => {
         feeds: [...feeds, feeds[0] as (typeof feeds)[0]],
       }),
     ).rejects.toThrow(/two feeds have the id "norwegian"/)
+  })
+
+  it('checks tokens unless the feed says it answers everyone alike, and always when it requires auth', () => {
+    const def = { displayName: 'x', description: '', skeleton: async () => ({ feed: [] }) }
+    expect(defineFeed({ id: 'a', ...def }).usesViewer).toBe(true)
+    expect(defineFeed({ id: 'b', ...def, usesViewer: false }).usesViewer).toBe(false)
+    expect(defineFeed({ id: 'c', ...def, usesViewer: false, requiresAuth: true }).usesViewer).toBe(
+      true,
+    )
+    const lang = { displayName: 'x', description: '', langs: ['sv'] }
+    expect(languageFeed({ id: 'd', ...lang }).usesViewer).toBe(false)
+    expect(languageFeed({ id: 'e', ...lang, requiresAuth: true }).usesViewer).toBe(true)
   })
 })

@@ -18,7 +18,7 @@ export interface SkeletonParams {
   cursor?: string
   /** 1..100, already validated */
   limit: number
-  /** the requester's DID when it sent a valid service-auth token */
+  /** the requester's DID when it sent a valid service-auth token (and the feed `usesViewer`) */
   viewer?: string
   db: Db
 }
@@ -38,6 +38,13 @@ export interface FeedDefinition {
   acceptsInteractions?: boolean
   /** when true, requests without a valid service-auth token are refused (personalised feeds) */
   requiresAuth?: boolean
+  /**
+   * `skeleton` reads `viewer`. Set it to false for a feed that answers everyone alike: its
+   * requests' service-auth tokens are then not checked at all (the AppView signs every request
+   * of a signed-in user, and checking a signature costs ten times what serving a cached page
+   * does), and `viewer` is never set. @default true
+   */
+  usesViewer?: boolean
   /**
    * The first page depends on nothing but the database, not on the viewer: serve it from a cache
    * that any write to the database clears, to signed-in and anonymous requests alike (the
@@ -97,6 +104,7 @@ export function defineFeed(def: FeedDefinition): FeedModule {
     cacheFirstPage: false,
     needs: ['app.bsky.feed.post'],
     ...def,
+    usesViewer: def.requiresAuth === true || def.usesViewer !== false,
   })
 }
 

@@ -24,6 +24,7 @@ export function languageFeed(opts: LanguageFeedOptions): FeedModule {
   if (langs.length === 0) throw new Error(`feed ${opts.id}: langs is empty`)
   return defineFeed({
     cacheFirstPage: true,
+    usesViewer: false,
     ...def,
     skeleton: async ({ db, cursor, limit }) =>
       page(await newestInLangs(db, langs, cursor ? decodeCursor(cursor) : null, limit + 1), limit),
