@@ -35,5 +35,10 @@ export async function verifySignatureWithKey(
     keys.set(didKey, parsed)
   }
   if (parsed.alg !== alg) throw new Error(`expected key alg ${alg}, got ${parsed.alg}`)
-  return verify('sha256', msg, { key: parsed.key, dsaEncoding: 'ieee-p1363' }, sig)
+  const { key } = parsed
+  return new Promise((resolve, reject) =>
+    verify('sha256', msg, { key, dsaEncoding: 'ieee-p1363' }, sig, (err, ok) =>
+      err ? reject(err) : resolve(ok),
+    ),
+  )
 }
