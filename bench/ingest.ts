@@ -252,7 +252,7 @@ export async function run(opts: { quick: boolean }): Promise<Record<string, numb
 
   const run1 = await measureIngest(
     mixed,
-    [`${ROOT}bench/support/serve-engaged.js`],
+    [`${ROOT}bench/support/serve-bench.js`, 'engaged'],
     mixedCollections,
   )
   const events = streamEvents(mixed)

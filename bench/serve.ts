@@ -21,6 +21,7 @@ import { join } from 'node:path'
 import { createClient } from '@libsql/client'
 import { createDb, migrateDb } from '../src/db/index.ts'
 import type { LoadOptions, LoadResult } from './support/load.ts'
+import { startPlcStub } from './support/plc-stub.ts'
 import {
   build,
   CLI,
@@ -40,6 +41,8 @@ const POSTS = 1_000_000
 const PUBLISHER = 'did:plc:ewvi7nxzyoun6zhxrhs64oiz'
 const FEEDS = ['norwegian', 'bokmal', 'nynorsk', 'swedish', 'danish']
 const LIMIT = 30
+/** signed-in users in the service-auth run, each with a secp256k1 key as PDSs make them */
+const ISSUERS = 20
 
 // languages per thousand posts, roughly as on Bluesky, with the served Nordic feeds well filled
 const LANG_SHARE: [string, number][] = [
@@ -163,11 +166,12 @@ function dbCopy(source: string): { url: string; dir: string; path: string } {
   return { url: `file:${path}`, dir, path }
 }
 
-function serveArgs(dbUrl: string, jetstreamUrl: string): string[] {
+/** serve's flags */
+function serveArgs(dbUrl: string, jetstreamUrl: string, plcUrl?: string): string[] {
   return [
-    'serve',
     ...['--db', dbUrl, '--port', '0', '--listen-host', '127.0.0.1', '--log-level', 'info'],
     ...['--publisher-did', PUBLISHER, '--jetstream-url', jetstreamUrl],
+    ...(plcUrl ? ['--plc-url', plcUrl] : []),
   ]
 }
 
@@ -191,6 +195,9 @@ export async function run(opts: { quick: boolean }): Promise<Record<string, numb
   const paths = await requestPaths(source, opts.quick)
   const firstPages = paths.filter((p) => !p.includes('cursor='))
   const deepPages = paths.filter((p) => p.includes('cursor='))
+  const personalPaths = paths
+    .filter((p) => p.includes('%2Fswedish&'))
+    .map((p) => p.replace('%2Fswedish&', '%2Fpersonal&'))
 
   // 1. getFeedSkeleton while ingesting at the network's pace
   const copy = dbCopy(source)
@@ -201,20 +208,33 @@ export async function run(opts: { quick: boolean }): Promise<Record<string, numb
       stream: liveStream(1_000_000, opts.quick),
       paced: true,
     })
-    await using feedgen = await spawnServe(CLI, serveArgs(copy.url, replay.ready.url))
+    await using plc = await startPlcStub(ISSUERS)
+    // with a personalised feed (support/serve-bench.js): the Swedish feed, for signed-in users
+    await using feedgen = await spawnServe(`${ROOT}bench/support/serve-bench.js`, [
+      'personal',
+      ...serveArgs(copy.url, replay.ready.url, plc.url),
+    ])
     const base = `http://127.0.0.1:${feedgen.ready.port}`
     body = await (await fetch(`${base}${paths[0]}`)).text()
+    const described = await fetch(`${base}/xrpc/app.bsky.feed.describeFeedGenerator`)
+    const serviceDid = ((await described.json()) as { did: string }).did
+    const authorizations = await plc.tokens(serviceDid, 'app.bsky.feed.getFeedSkeleton')
     const warm = await load({ url: base, paths, connections: 10, seconds: 1 })
     if (warm.errors > 0) throw new Error(`${warm.errors} errors while warming up`)
-    const runs: [string, string[], number][] = [
+    const runs: [string, string[], number, string[]?][] = [
       ['', paths, 10],
       ['', paths, 50],
       [', first pages only', firstPages, 50],
       [', deep pages only', deepPages, 50],
+      [`, signed in (${ISSUERS} users; tokens not checked)`, paths, 50, authorizations],
+      [', personalised feed (every token checked)', personalPaths, 50, authorizations],
     ]
     const served = []
-    for (const [, set, connections] of runs) {
-      served.push(await load({ url: base, paths: set, connections, seconds }))
+    for (const [, set, connections, auth] of runs) {
+      const o = { url: base, paths: set, connections, seconds }
+      const result = await load(auth ? { ...o, authorizations: auth } : o)
+      if (auth && result.errors > 0) throw new Error(`${result.errors} signed-in requests failed`)
+      served.push(result)
     }
     const rss = procStats(feedgen.pid).rssBytes
     await feedgen.stop()
@@ -278,7 +298,10 @@ export async function run(opts: { quick: boolean }): Promise<Record<string, numb
     const backlog = liveStream(opts.quick ? 200_000 : 600_000, opts.quick)
     backlog.startUs = Date.now() * 1000 - backlog.count * (backlog.stepUs ?? 0) - 60_000_000
     await using replay = await startReplay({ stream: backlog })
-    await using feedgen = await spawnServe(CLI, serveArgs(copy2.url, replay.ready.url))
+    await using feedgen = await spawnServe(CLI, [
+      'serve',
+      ...serveArgs(copy2.url, replay.ready.url),
+    ])
     const rss = sampleRss(feedgen.pid, 50)
     const base = `http://127.0.0.1:${feedgen.ready.port}`
     const cpu0 = procStats(feedgen.pid).cpuS

@@ -10,6 +10,8 @@ export interface LoadOptions {
   url: string
   /** request paths, each connection cycles through them in order */
   paths: string[]
+  /** `authorization` headers, the i-th request getting the (i mod n)-th */
+  authorizations?: string[]
   connections: number
   seconds: number
 }
@@ -28,7 +30,10 @@ const result = await autocannon({
   url: o.url,
   connections: o.connections,
   duration: o.seconds,
-  requests: o.paths.map((path) => ({ method: 'GET', path })),
+  requests: o.paths.map((path, i) => {
+    const authorization = o.authorizations?.[i % o.authorizations.length]
+    return { method: 'GET', path, ...(authorization ? { headers: { authorization } } : {}) }
+  }),
 })
 const report: LoadResult = {
   rps: result.requests.average,
