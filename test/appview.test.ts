@@ -28,8 +28,10 @@ interface SkeletonCall {
 function recording(feed: FeedModule, calls: SkeletonCall[]): FeedModule {
   return defineFeed({
     ...feed,
-    // the real feed answers everyone alike and skips the check; this one records who asked
+    // the real feed answers everyone alike (no token check, first page cached); this one
+    // records who asked, every time
     usesViewer: true,
+    cacheFirstPage: false,
     skeleton: async (params) => {
       const page = await feed.skeleton(params)
       calls.push({ viewer: params.viewer, uris: page.feed.map((item) => item.post) })

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { defineFeed, feeds } from '../src/feeds/index.ts'
 import { expectedPostUris, generateEvents } from './support/jetstream-events.ts'
 import { type JetstreamServer, startJetstreamServer } from './support/jetstream-server.ts'
 import { type Running, startServe, tempDbUrl } from './support/serve.ts'
@@ -24,16 +25,20 @@ describe('metrics', () => {
 
   beforeAll(async () => {
     jetstream = await startJetstreamServer({ events: [] })
-    app = await startServe([
-      '--source',
-      'jetstream',
-      '--jetstream-url',
-      jetstream.url,
-      '--db',
-      tempDbUrl(),
-      '--batch-ms',
-      '20',
-    ])
+    // and a feed that reads the viewer, so checks tokens
+    const whoasks = defineFeed({
+      id: 'whoasks',
+      displayName: 'Who asks',
+      description: 'test feed',
+      skeleton: async () => ({ feed: [] }),
+    })
+    app = await startServe(
+      [
+        ...['--source', 'jetstream', '--jetstream-url', jetstream.url],
+        ...['--db', tempDbUrl(), '--batch-ms', '20'],
+      ],
+      { feeds: [...feeds, whoasks] },
+    )
     await jetstream.waitForConnections(1)
   })
   afterAll(async () => {
@@ -91,15 +96,16 @@ describe('metrics', () => {
     await fetch(url(feed))
     await fetch(url(feed))
     await fetch(url(`${feed}x`))
-    await fetch(url(feed), { headers: { authorization: 'Bearer garbage' } })
+    const garbage = { headers: { authorization: 'Bearer garbage' } }
+    // the language feed answers everyone alike and does not check the token; whoasks does
+    await fetch(url(feed), garbage)
+    await fetch(url(`at://${app.ctx.publisherDid}/app.bsky.feed.generator/whoasks`), garbage)
     const text = await scrape()
     expect(sample(text, 'feedgen_feed_requests_total', { feed: 'norwegian', status: '200' })).toBe(
-      2,
+      3,
     )
     expect(sample(text, 'feedgen_feed_requests_total', { feed: 'unknown', status: '400' })).toBe(1)
-    expect(sample(text, 'feedgen_feed_requests_total', { feed: 'norwegian', status: '401' })).toBe(
-      1,
-    )
+    expect(sample(text, 'feedgen_feed_requests_total', { feed: 'whoasks', status: '401' })).toBe(1)
     expect(sample(text, 'feedgen_feed_request_duration_seconds_count', { feed: 'norwegian' })).toBe(
       3,
     )
