@@ -13,9 +13,11 @@ RUN npm run build && npm prune --omit=dev --ignore-scripts
 
 # Runtime stage: compiled code and production dependencies only, as a non-root user.
 FROM node:24-slim
-# the young-generation cap of bin/feedgen.js's shebang, which `node bin/feedgen.js` does not read
+# the young-generation cap and malloc arenas of bin/feedgen.js's shebang, which
+# `node bin/feedgen.js` does not read
 ENV NODE_ENV=production \
     NODE_OPTIONS=--max-semi-space-size=8 \
+    MALLOC_ARENA_MAX=2 \
     FEEDGEN_DB=file:/data/feedgen.db \
     FEEDGEN_PORT=3000 \
     FEEDGEN_LISTEN_HOST=0.0.0.0

@@ -102,16 +102,21 @@ export function build(): void {
   built = true
 }
 
+const SHEBANG = (readFileSync(`${ROOT}bin/feedgen.js`, 'utf8').split('\n')[0] ?? '').split(/\s+/)
+
 /** The V8 flags `feedgen` runs with: those of bin/feedgen.js's shebang (`env -S node <flags>`). */
-export const FEEDGEN_NODE_FLAGS = (
-  readFileSync(`${ROOT}bin/feedgen.js`, 'utf8').split('\n')[0] ?? ''
+export const FEEDGEN_NODE_FLAGS = SHEBANG.filter((arg) => arg.startsWith('--'))
+
+/** The environment the shebang sets (`env -S NAME=value node ...`). */
+const FEEDGEN_ENV = Object.fromEntries(
+  SHEBANG.filter((arg) => /^[A-Z_]+=/.test(arg)).map(
+    (arg) => arg.split('=', 2) as [string, string],
+  ),
 )
-  .split(/\s+/)
-  .filter((arg) => arg.startsWith('--'))
 
 /**
  * Runs `node <flags> <entry> <args>` (the real CLI, or a bench entry that calls `serve`, with
- * the V8 flags bin/feedgen.js runs it with) and waits for its log line that carries `port` (serve's "serving on ..."). Its other output is dropped.
+ * the V8 flags and environment bin/feedgen.js runs it with) and waits for its log line that carries `port` (serve's "serving on ..."). Its other output is dropped.
  */
 export async function spawnServe(
   entry: string,
@@ -120,6 +125,7 @@ export async function spawnServe(
 ): Promise<Child<{ port: number }>> {
   const flags = [...FEEDGEN_NODE_FLAGS, ...(opts.execArgv ?? [])]
   const child = spawn(process.execPath, [...flags, entry, ...args], {
+    env: { ...process.env, ...FEEDGEN_ENV },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let stderr = ''
