@@ -5,6 +5,10 @@
 // allocates an arena of its own (up to 8 per core), and the thread pool's signature checks made
 // ~25 MB of them; two arenas serve one event loop and its helpers (bench/README.md). The
 // Dockerfile sets the same in NODE_OPTIONS and MALLOC_ARENA_MAX.
-import { main } from '../dist/cli/main.js'
+import { registerModuleHooks } from '../dist/cli/module-hooks.js'
+
+// before the CLI's modules are loaded (see module-hooks.ts), so not a static import
+registerModuleHooks()
+const { main } = await import('../dist/cli/main.js')
 
 process.exitCode = await main(process.argv)

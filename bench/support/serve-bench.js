@@ -7,6 +7,8 @@
 // Plain JavaScript on the compiled code (dist/, see `build` in proc.ts), so that the process is
 // what the published CLI is: no TypeScript stripper loaded.
 const dist = new URL('../../dist/', import.meta.url)
+const { registerModuleHooks } = await import(new URL('cli/module-hooks.js', dist).href)
+registerModuleHooks()
 const { serve, serveCommand } = await import(new URL('cli/serve.js', dist).href)
 const { defineFeed, feeds, languageFeed } = await import(new URL('feeds/index.js', dist).href)
 const { untilSignal } = await import(new URL('cli/signals.js', dist).href)
