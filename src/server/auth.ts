@@ -1,26 +1,10 @@
 import type { IncomingMessage } from 'node:http'
-import { type DidDocument, ensureAtprotoKey } from '@atproto/identity'
 import { AuthRequiredError, verifyJwt, XRPCError } from '@atproto/xrpc-server'
 import type { AppContext } from '../context.ts'
 import { verifySignatureWithKey } from './signature.ts'
 
 /** how far a token's iat or nbf may be ahead of our clock (the issuer's clock may run ahead) */
 const CLOCK_SKEW_S = 300
-
-/**
- * The atproto key of each DID document the resolver's cache holds (it hands out the same object
- * until it refreshes it): deriving it decompresses the key, 0.1 ms a signed-in request.
- */
-const keysOfDocs = new WeakMap<DidDocument, string>()
-
-function atprotoKey(doc: DidDocument): string {
-  let key = keysOfDocs.get(doc)
-  if (key === undefined) {
-    key = ensureAtprotoKey(doc)
-    keysOfDocs.set(doc, key)
-  }
-  return key
-}
 
 export interface ViewerAuth {
   credentials: { viewer: string | null }
@@ -46,8 +30,7 @@ export function viewerAuth(ctx: AppContext, lxm: string) {
       async (iss, forceRefresh) => {
         const did = iss.split('#')[0] ?? iss
         try {
-          if (did.startsWith('did:key:')) return did
-          return atprotoKey(await ctx.idResolver.did.ensureResolve(did, forceRefresh))
+          return await ctx.idResolver.atprotoKey(did, forceRefresh)
         } catch (cause) {
           throw new AuthRequiredError('could not resolve the token issuer', 'BadJwtIssuer', {
             cause,
