@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { serviceIdentity } from '../src/config.ts'
 import { createIdResolver } from '../src/context.ts'
 import { createDb, migrateDb } from '../src/db/index.ts'
-import { createRegistry, defineFeed } from '../src/feeds/index.ts'
+import { createRegistry, defineFeed, type FeedModule } from '../src/feeds/index.ts'
 import { Metrics } from '../src/metrics.ts'
 import { createApp, listen } from '../src/server/index.ts'
 import { type CliProcess, jsonLines, runCli, spawnCli } from './support/cli.ts'
@@ -116,38 +116,17 @@ describe('secrets never reach the logs, even at trace level', () => {
       description: 'reads the viewer',
       skeleton: async () => ({ feed: [] }),
     })
-    await using handle = await createDb(tempDbUrl())
-    await using http = await listen(0, '127.0.0.1')
-    const identity = serviceIdentity({ hostname: 'localhost', port: http.port })
-    http.serve(
-      createApp(
-        {
-          version: 'test',
-          identity,
-          publisherDid: alice.did,
-          db: handle.db,
-          dbPath: handle.path,
-          feeds: createRegistry([whoasks]),
-          idResolver: createIdResolver(network.plc.url),
-          logger: captureLogger(lines),
-          metrics: new Metrics({ dbPath: handle.path, source: 'none' }),
-        },
-        { metrics: false },
-      ),
-    )
+    await using served = await serveOne(whoasks, lines, {
+      plcUrl: network.plc.url,
+      publisherDid: alice.did,
+    })
     const wrong = (
       await alice.agent.com.atproto.server.getServiceAuth({
         aud: 'did:web:elsewhere.example.com',
         lxm: LXM,
       })
     ).data.token
-    const feed = `at://${alice.did}/app.bsky.feed.generator/whoasks`
-    const res = await fetch(
-      `http://127.0.0.1:${http.port}/xrpc/${LXM}?feed=${encodeURIComponent(feed)}`,
-      {
-        headers: { authorization: `Bearer ${wrong}` },
-      },
-    )
+    const res = await served.get('whoasks', { headers: { authorization: `Bearer ${wrong}` } })
     expect(res.status).toBe(401)
     expect(lines.filter((l) => l.msg === 'request').map((l) => l.status)).toEqual([401])
     const logged = JSON.stringify(lines)
@@ -227,30 +206,8 @@ describe('server errors', () => {
         throw new Error('the feed query failed', { cause: new Error('disk on fire') })
       },
     })
-    await using handle = await createDb(tempDbUrl())
-    await migrateDb(handle.db)
-    await using http = await listen(0, '127.0.0.1')
-    const identity = serviceIdentity({ hostname: 'localhost', port: http.port })
-    http.serve(
-      createApp(
-        {
-          version: 'test',
-          identity,
-          publisherDid: identity.serviceDid,
-          db: handle.db,
-          dbPath: handle.path,
-          feeds: createRegistry([broken]),
-          idResolver: createIdResolver('http://127.0.0.1:1'),
-          logger: captureLogger(lines),
-          metrics: new Metrics({ dbPath: handle.path, source: 'none' }),
-        },
-        { metrics: false },
-      ),
-    )
-    const get = (rkey: string) =>
-      fetch(
-        `http://127.0.0.1:${http.port}/xrpc/${LXM}?feed=${encodeURIComponent(`at://${identity.serviceDid}/app.bsky.feed.generator/${rkey}`)}`,
-      )
+    await using served = await serveOne(broken, lines, { plcUrl: 'http://127.0.0.1:1' })
+    const get = (rkey: string) => served.get(rkey)
 
     const failed = await get('broken')
     expect(failed.status).toBe(500)
@@ -269,3 +226,47 @@ describe('server errors', () => {
     expect(lines.filter((l) => l.msg === 'request').map((l) => l.status)).toEqual([500, 400])
   })
 })
+
+/**
+ * One feed served in this process (createApp on a fresh database), its log lines landing in
+ * `lines`; `get(rkey)` asks for a feed of the publisher (the service itself unless given).
+ */
+async function serveOne(
+  feed: FeedModule,
+  lines: LogLine[],
+  opts: { plcUrl: string; publisherDid?: string },
+) {
+  const handle = await createDb(tempDbUrl())
+  await migrateDb(handle.db)
+  const http = await listen(0, '127.0.0.1')
+  const identity = serviceIdentity({ hostname: 'localhost', port: http.port })
+  const publisherDid = opts.publisherDid ?? identity.serviceDid
+  http.serve(
+    createApp(
+      {
+        version: 'test',
+        identity,
+        publisherDid,
+        db: handle.db,
+        dbPath: handle.path,
+        feeds: createRegistry([feed]),
+        idResolver: createIdResolver(opts.plcUrl),
+        logger: captureLogger(lines),
+        metrics: new Metrics({ dbPath: handle.path, source: 'none' }),
+      },
+      { metrics: false },
+    ),
+  )
+  const uri = (rkey: string) => `at://${publisherDid}/app.bsky.feed.generator/${rkey}`
+  return {
+    get: (rkey: string, init?: RequestInit) =>
+      fetch(
+        `http://127.0.0.1:${http.port}/xrpc/${LXM}?feed=${encodeURIComponent(uri(rkey))}`,
+        init,
+      ),
+    [Symbol.asyncDispose]: async () => {
+      await http[Symbol.asyncDispose]()
+      handle.close()
+    },
+  }
+}
