@@ -42,7 +42,7 @@ export interface FeedDefinition {
    * `skeleton` reads `viewer`. Set it to false for a feed that answers everyone alike: its
    * requests' service-auth tokens are then not checked at all (the AppView signs every request
    * of a signed-in user, and checking a signature costs ten times what serving a cached page
-   * does), and `viewer` is never set. @default true
+   * does), and `viewer` is never set. `requiresAuth` implies true. @default true
    */
   usesViewer?: boolean
   /**

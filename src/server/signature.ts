@@ -17,7 +17,8 @@ const keys = new LRUCache<string, { key: KeyObject; alg: string }>({ max: 10_000
  * with P-256, and every signed-in user's feed request carries one. Same answers for the same
  * input (test/signature.test.ts): the key's curve must match the token's `alg`, and high-S
  * signatures pass, as xrpc-server allows them. One difference, on purpose: a DER-encoded
- * signature, which noble also takes, is refused; JWTs carry r || s (RFC 7518).
+ * signature, which noble also takes, is refused; JWTs carry r || s (RFC 7518). The check runs on
+ * libuv's thread pool, so the event loop serves other requests meanwhile.
  */
 export async function verifySignatureWithKey(
   didKey: string,
