@@ -13,8 +13,10 @@ const POST_COLLECTION = 'app.bsky.feed.post'
 /** Jetstream cursors are µs timestamps: resume this far back, replay is idempotent */
 const REWIND_US = 5_000_000
 const DEFAULT_BACKOFF = { initialMs: 250, maxMs: 30_000 }
-/** messages handled before the event loop gets a turn (a few ms of work) */
-const YIELD_EVERY = 256
+/** how long the socket is read before the event loop gets a turn (ms) */
+const TURN_MS = 4
+/** messages between looks at the clock */
+const CLOCK_EVERY = 32
 /** how far ahead of our clock an event's time_us may be: beyond, it is not Jetstream's */
 const MAX_AHEAD_MS = 3_600_000
 
@@ -146,10 +148,11 @@ function connectOnce(
       paused = false
       if (!yielding) ws.resume()
     }
-    // A socket with a backlog behind it is read many chunks per turn of the event loop: every
-    // YIELD_EVERY messages the socket pauses until the next turn, so that feed requests are
+    // A socket with a backlog behind it is read many chunks per turn of the event loop: after
+    // TURN_MS of messages the socket pauses until the next turn, so that feed requests are
     // still answered while catching up (bench/README.md).
     let sinceTurn = 0
+    let turnStarted = 0
     let yielding = false
     const nextTurn = () => {
       yielding = false
@@ -175,7 +178,13 @@ function connectOnce(
         paused = true
         ws.pause()
         void sink.writable().then(resume)
-      } else if (++sinceTurn >= YIELD_EVERY && !yielding) {
+      } else if (++sinceTurn === 1) {
+        turnStarted = performance.now()
+      } else if (
+        sinceTurn % CLOCK_EVERY === 0 &&
+        !yielding &&
+        performance.now() - turnStarted >= TURN_MS
+      ) {
         yielding = true
         ws.pause()
         setImmediate(nextTurn)
