@@ -32,6 +32,12 @@ export function program(): Command {
 
 /** Runs the CLI and returns the exit code: 0 ok, 1 failure, 2 bad usage or configuration. */
 export async function main(argv: string[]): Promise<number> {
+  // A reader that stops early (`feedgen feeds | head -1`) is not an error: stop quietly, as
+  // other command-line tools do, where Node would throw the EPIPE with its stack.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err
+    process.exit(process.exitCode ?? 0)
+  })
   try {
     await program().parseAsync(argv)
     return 0
