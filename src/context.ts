@@ -34,7 +34,7 @@ export interface Identities {
  * every authenticated feed request would ask the PLC directory.
  *
  * @atproto/identity is loaded on first use: with its SSRF-guarded fetch it brings three copies of
- * undici, ~11 MB of resident memory that a server whose feeds all answer everyone alike (so check
+ * undici, ~15 MB of resident memory that a server whose feeds all answer everyone alike (so check
  * no tokens) and whose publisher is named by DID never needs.
  *
  * The SSRF-guarded default fetch refuses http, custom ports and IP hosts; a local PLC (dev-env,

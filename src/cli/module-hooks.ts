@@ -5,7 +5,7 @@ const DRIZZLE = '/node_modules/drizzle-orm/'
 /**
  * Node's ES module loader looks up the nearest package.json for every module it loads, to tell
  * the module's format, and deserialises it whole each time. drizzle-orm's is 179 KB (an exports
- * map of 447 subpaths) and `serve` loads ~400 of its modules: the garbage left V8's heap ~17 MB
+ * map of 447 subpaths) and `serve` loads ~400 of its modules: the garbage left idle RSS ~19 MB
  * bigger for good (bench/README.md). drizzle-orm is `"type": "module"`, so a relative `.js`
  * import between its files is an ES module: resolved here, without the lookup. Everything else
  * is resolved by Node as before (test/module-hooks.test.ts checks both give the same answers).
